@@ -1,0 +1,109 @@
+"""Linear min-norm model: ``theta^ = X^T (X X^T)^-1 y`` (the limit of GD from 0).
+
+theta^ lies in rowspace(X), so after corruption ``eta = theta^ + z`` it is repaired by
+``theta~ = X^T argmin_u ||eta - X^T u||_1`` (LAD with design A = X^T, offset 0).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from modelrepair.corruption import corrupt
+from modelrepair.designs import gaussian_design, load_colon, select_columns
+from modelrepair.models.base import ModelSpec, RepairSettings, register_model_kind
+from modelrepair.outcome import CellOutcome
+from modelrepair.repair import repair_layer
+from modelrepair.validation import require
+
+
+@dataclass(frozen=True)
+class DesignSpec:
+    """Where X (n x p) comes from: synthetic Gaussian, or columns of the colon data."""
+
+    source: Literal["gaussian", "colon"] = "gaussian"
+    n: int = 50
+    p: int = 100
+    data: str | None = None
+    labels: str | None = None
+    log_transform: bool = False
+    standardize: bool = False
+
+    def __post_init__(self) -> None:
+        require(self.n > 0, "n", f"must be a positive integer, got {self.n}")
+        require(self.p > 0, "p", f"must be a positive integer, got {self.p}")
+        if self.source == "colon":
+            require(self.data is not None, "data", "the colon design needs `data` (path to colon_alon1999_X.csv)")
+
+    def check_data(self) -> None:
+        if self.source == "colon":
+            X, _ = load_colon(self.data, self.labels)  # raises DataFileError with the path
+            require(self.p <= X.shape[1], "p", f"must be <= {X.shape[1]} (genes in {self.data}), got {self.p}")
+
+    def build(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Return (X, y). Colon: all 62 samples, p random genes, y = labels (or N(0,1))."""
+        if self.source == "gaussian":
+            X = gaussian_design(self.n, self.p, rng)
+            return X, rng.standard_normal(self.n)
+        X, y = load_colon(self.data, self.labels, log_transform=self.log_transform, standardize=self.standardize)
+        X = select_columns(X, self.p, rng)
+        if y is None:
+            y = rng.standard_normal(X.shape[0])
+        return X, y.astype(float)
+
+
+def min_norm_solution(X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """theta = X^T (X X^T)^-1 y, by solving (X X^T) a = y (lstsq if singular)."""
+    G = X @ X.T
+    try:
+        a = np.linalg.solve(G, y)
+    except np.linalg.LinAlgError:
+        a = np.linalg.lstsq(G, y, rcond=None)[0]
+    return X.T @ a
+
+
+@dataclass
+class FittedLinear:
+    spec: LinearSpec
+    X: np.ndarray
+    y: np.ndarray
+    theta: np.ndarray
+    fit_info: dict[str, float] = field(default_factory=dict)
+
+    def repair_cell(self, eps: float, rng: np.random.Generator, settings: RepairSettings) -> CellOutcome:
+        eta, mask = corrupt(self.theta, eps, settings.corruption, rng)
+        layer = repair_layer(
+            "theta", self.X.T, eta, np.zeros_like(eta), self.theta, int(mask.sum()), settings
+        )
+        status = "ok" if layer.solver_ok else "solver_failed"
+        cert = layer.certified / max(1, layer.solved_units)
+        return CellOutcome((layer.outcome,), status, layer.seconds, cert)
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        return {"X": self.X, "y": self.y, "theta": self.theta}
+
+
+@register_model_kind
+@dataclass(frozen=True)
+class LinearSpec(ModelSpec):
+    """``kind = "linear"``: min-norm least squares on a design with n < p."""
+
+    kind = "linear"
+    design: DesignSpec = field(default_factory=DesignSpec)
+
+    def fit(self, seed: np.random.SeedSequence) -> FittedLinear:
+        rng = np.random.default_rng(seed)
+        X, y = self.design.build(rng)
+        return FittedLinear(self, X, y, min_norm_solution(X, y))
+
+    def from_arrays(self, arrays: Mapping[str, np.ndarray]) -> FittedLinear:
+        return FittedLinear(self, arrays["X"], arrays["y"], arrays["theta"])
+
+    def check_data(self) -> None:
+        self.design.check_data()
+
+    def n_parameters(self) -> int:
+        return self.design.p
