@@ -1,0 +1,191 @@
+"""Thesis-style figures from a curves dataset (see `compute_curves`), Agg backend, atomic writes.
+
+Figure 1 ``repair_probability``: P(exact repair) vs eps, one line per model with its
+confidence band; with two-layer models, extra panels per layer (e.g. W, beta).
+Figure 2 ``errors``: median max-abs error vs eps (log y) with the interquartile band,
+one panel per layer.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import xarray as xr  # noqa: E402
+
+from aggregate import schema as S  # noqa: E402
+
+ERROR_FLOOR = 1e-16
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h")
+
+
+def _present_layers(curves: xr.Dataset) -> list[str]:
+    present = curves["layer_present"].any("model")
+    return [str(layer) for layer, ok in zip(curves["layer"].values, present.values, strict=True) if ok]
+
+
+def _layer_title(curves: xr.Dataset, layer: str) -> str:
+    """Panel title from the ``layer_names`` of the models that have this layer, e.g. "layer 2: beta"."""
+    sel = curves.sel(layer=layer)
+    names = [str(n) for n, ok in zip(sel["layer_name"].values, sel["layer_present"].values, strict=True) if ok]
+    unique = [n for n in dict.fromkeys(names) if n != layer]
+    label = layer.replace("layer", "layer ")
+    return f"{label}: {' / '.join(unique)}" if unique else label
+
+
+def _sweep_title(curves: xr.Dataset) -> str:
+    name = curves.attrs.get(S.ATTR_SWEEP_NAME, "")
+    return f"sweep '{name}'" if name else "sweep"
+
+
+def _style(i: int) -> dict[str, object]:
+    color = plt.get_cmap("tab10")(i % 10)
+    return {"color": color, "marker": MARKERS[i % len(MARKERS)], "markersize": 4, "linewidth": 1.5}
+
+
+def _save(fig: plt.Figure, out_dir: Path, stem: str, formats: Sequence[str]) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for fmt in formats:
+        final = out_dir / f"{stem}.{fmt}"
+        tmp = out_dir / f".{stem}.{fmt}.tmp-{os.getpid()}"
+        try:
+            fig.savefig(tmp, format=fmt, dpi=150, bbox_inches="tight")
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, final)
+        finally:
+            tmp.unlink(missing_ok=True)
+        paths.append(final)
+    plt.close(fig)
+    return paths
+
+
+def _prob_panel(ax, curves, prefix: str, layer: str | None, title: str) -> None:
+    eps = curves["epsilon"].values
+    for i, model in enumerate(curves["model"].values):
+        c = curves.sel(model=model)
+        if layer is not None:
+            if not bool(c["layer_present"].sel(layer=layer)):
+                continue
+            c = c.sel(layer=layer)
+        p = c[f"{prefix}repair_probability"].values
+        ok = np.isfinite(p)
+        st = _style(i)
+        ax.plot(eps[ok], p[ok], label=str(model), **st)
+        ax.fill_between(eps[ok], c[f"{prefix}repair_probability_lower"].values[ok],
+                        c[f"{prefix}repair_probability_upper"].values[ok], color=st["color"],
+                        alpha=0.15, linewidth=0)
+    ax.axhline(0.5, color="0.5", linewidth=0.8, linestyle=":")
+    ax.set_ylim(-0.03, 1.03)
+    ax.set_xlabel("corruption fraction $\\varepsilon$")
+    ax.set_ylabel("probability of exact repair")
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+
+
+def plot_repair_probability(
+    curves: xr.Dataset, out_dir: str | Path, formats: Sequence[str] = ("png", "pdf")
+) -> list[Path]:
+    """Figure 1: P(repair) vs eps per model with CI bands; per-layer panels if any model has 2 layers."""
+    layers = _present_layers(curves)
+    per_layer = len(layers) > 1
+    ncols = 1 + (len(layers) if per_layer else 0)
+    fig, axes = plt.subplots(1, ncols, figsize=(5.2 * ncols, 4.2), squeeze=False)
+    axes = axes[0]
+    ci = "Wilson" if curves.attrs.get("interval", "wilson") == "wilson" else "Clopper-Pearson"
+    conf = float(curves.attrs.get("confidence", 0.95))
+    _prob_panel(axes[0], curves, "", None, "all layers" if per_layer else "exact repair")
+    if per_layer:
+        for ax, layer in zip(axes[1:], layers, strict=True):
+            _prob_panel(ax, curves, "layer_", layer, _layer_title(curves, layer))
+    axes[0].legend(title="model", fontsize=8, loc="best")
+    fig.suptitle(f"Probability of exact repair, {_sweep_title(curves)}")
+    fig.text(0.5, -0.02, f"bands: {conf:.0%} {ci} intervals; trials per point: "
+             f"{_trials_text(curves)}", ha="center", fontsize=8, color="0.3")
+    fig.tight_layout()
+    return _save(fig, Path(out_dir), "repair_probability", formats)
+
+
+def _trials_text(curves: xr.Dataset) -> str:
+    n = curves["n_trials"].values
+    n = n[n > 0]
+    if not n.size:
+        return "0"
+    return str(n.min()) if n.min() == n.max() else f"{n.min()}-{n.max()}"
+
+
+def plot_errors(
+    curves: xr.Dataset, out_dir: str | Path, formats: Sequence[str] = ("png", "pdf"),
+    floor: float = ERROR_FLOOR,
+) -> list[Path]:
+    """Figure 2: median max-abs error vs eps (log y) with IQR band, one panel per layer.
+
+    Errors below ``floor`` (exact zeros included) are drawn at ``floor``; inf (unsolved)
+    medians are left out; the caption says so.
+    """
+    layers = _present_layers(curves)
+    fig, axes = plt.subplots(1, len(layers), figsize=(5.2 * len(layers), 4.2), squeeze=False)
+    axes = axes[0]
+    eps = curves["epsilon"].values
+    for ax, layer in zip(axes, layers, strict=True):
+        for i, model in enumerate(curves["model"].values):
+            c = curves.sel(model=model, layer=layer)
+            if not bool(c["layer_present"]):
+                continue
+            med = c["max_abs_error_median"].values
+            q25 = c["max_abs_error_q25"].values
+            q75 = c["max_abs_error_q75"].values
+            ok = np.isfinite(med)
+            st = _style(i)
+            ax.plot(eps[ok], np.maximum(med[ok], floor), label=str(model), **st)
+            lo = np.maximum(np.nan_to_num(q25[ok], nan=floor), floor)
+            hi = np.maximum(np.nan_to_num(q75[ok], nan=floor, posinf=np.nan), floor)
+            ax.fill_between(eps[ok], lo, hi, color=st["color"], alpha=0.15, linewidth=0)
+        ax.set_yscale("log")
+        ax.set_xlabel("corruption fraction $\\varepsilon$")
+        ax.set_ylabel("max |repaired - trained| (median over trials)")
+        ax.set_title(_layer_title(curves, layer) if len(layers) > 1 else "repair error")
+        ax.grid(True, which="major", alpha=0.3)
+    axes[0].legend(title="model", fontsize=8, loc="best")
+    fig.suptitle(f"Repair error, {_sweep_title(curves)}")
+    caption = error_caption(*error_flags(curves, floor), floor)
+    fig.text(0.5, -0.02, caption, ha="center", fontsize=8, color="0.3")
+    fig.tight_layout()
+    return _save(fig, Path(out_dir), "errors", formats)
+
+
+def error_flags(curves: xr.Dataset, floor: float = ERROR_FLOOR) -> tuple[bool, bool]:
+    """(some plotted median/quartile is below ``floor``, some median is inf) over present layers."""
+    present = curves["layer_present"].broadcast_like(curves["max_abs_error_median"])
+    med = curves["max_abs_error_median"].where(present).values
+    q25 = curves["max_abs_error_q25"].where(present).values
+    ok = np.isfinite(med)
+    clipped = bool((med[ok] < floor).any() or (q25[ok] < floor).any())
+    return clipped, bool(np.isinf(med).any())
+
+
+def error_caption(clipped: bool, dropped: bool, floor: float = ERROR_FLOOR) -> str:
+    """Caption of the error figure: what the band is, and what was clipped or left out."""
+    caption = "bands: interquartile range over trials"
+    if clipped:
+        caption += f"; errors below {floor:g} (exact repairs give 0) drawn at {floor:g}"
+    if dropped:
+        caption += "; points whose median error is inf (unsolved units) omitted"
+    return caption
+
+
+def plot_all(
+    curves: xr.Dataset, out_dir: str | Path, formats: Sequence[str] = ("png", "pdf")
+) -> dict[str, list[Path]]:
+    """Both figures; returns {"repair_probability": [...], "errors": [...]}."""
+    return {
+        "repair_probability": plot_repair_probability(curves, out_dir, formats),
+        "errors": plot_errors(curves, out_dir, formats),
+    }
