@@ -23,6 +23,7 @@ from typing import Literal
 import numpy as np
 
 from modelrepair.corruption import corrupt
+from modelrepair.errors import SpecError
 from modelrepair.models.base import ModelSpec, RepairSettings, register_model_kind
 from modelrepair.models.linear import DesignSpec
 from modelrepair.outcome import CellOutcome, LayerOutcome
@@ -180,12 +181,16 @@ class TwoLayerSpec(ModelSpec):
         X, y = build_design(self.design, self.label_map, rng)
         W0, beta0 = self.init_weights(X.shape[1], rng)
         start = np.zeros_like(beta0) if self.beta_init == "zero" else beta0
-        res = train_two_layer(
-            X, y, W0, beta0,
-            activation=self.activation, scale=self.scale, steps=self.steps, lr=self.lr,
-            training=self.training, beta_start=start, beta_steps=self.beta_steps,
-            beta_lr=self.beta_lr, device=self.device,
-        )  # fmt: skip
+        try:
+            res = train_two_layer(
+                X, y, W0, beta0,
+                activation=self.activation, scale=self.scale, steps=self.steps, lr=self.lr,
+                training=self.training, beta_start=start, beta_steps=self.beta_steps,
+                beta_lr=self.beta_lr, device=self.device,
+            )  # fmt: skip
+        except FloatingPointError as err:
+            field_name = "beta_lr" if "output-layer" in str(err) and self.beta_lr else "lr"
+            raise SpecError(f"{self.name or self.kind}.{field_name}", str(err)) from None
         Phi = hidden_features(X, res.W, self.activation, self.scale)
         info = {
             "train_seconds": res.seconds,
