@@ -227,7 +227,7 @@ def compute_curves(
                           {"long_name": "the model has this layer"}),
     }
     attrs = {key: cells.attrs[key] for key in (S.ATTR_SWEEP_NAME, S.ATTR_MANIFEST_HASH,
-             S.ATTR_LAYER_NAMES, S.ATTR_MODEL_SPECS, S.ATTR_SOLVER) if key in cells.attrs}
+             S.ATTR_LAYER_NAMES, S.ATTR_MODEL_SPECS, S.ATTR_SOLVER, S.ATTR_DIAGNOSIS) if key in cells.attrs}
     attrs.update(interval=interval, confidence=confidence, n_cells=int(cells.sizes[S.DIM_CELL]),
                  Conventions="CF-1.8", title=f"repair curves of sweep {attrs.get(S.ATTR_SWEEP_NAME, '')}")
     return xr.Dataset(data_vars, coords=coords, attrs=attrs)
@@ -275,4 +275,8 @@ def format_summary(curves: xr.Dataset) -> str:
             tr = f"{trials[valid].min()}-{trials[valid].max()}"
         half = "never" if np.isnan(e_half) else f"{e_half:.4f}"
         lines.append(f"{str(m):<24} {half:>12} {tr:>11} {first:>10} {last:>10}")
+    for m, d in S.json_attr(curves, S.ATTR_DIAGNOSIS).items():
+        if isinstance(d, dict) and not d.get("exactly_repairable", True):
+            verdicts = ", ".join(f"{x.get('name')}: {x.get('code')}" for x in d.get("layers", []))
+            lines.append(f"note: model {m} was diagnosed not exactly repairable ({verdicts})")
     return "\n".join(lines)

@@ -101,7 +101,7 @@ def plot_repair_probability(
     axes = axes[0]
     ci = "Wilson" if curves.attrs.get("interval", "wilson") == "wilson" else "Clopper-Pearson"
     conf = float(curves.attrs.get("confidence", 0.95))
-    _prob_panel(axes[0], curves, "", None, "all layers" if per_layer else "exact repair")
+    _prob_panel(axes[0], curves, "", None, "all layers" if per_layer else "")
     if per_layer:
         for ax, layer in zip(axes[1:], layers, strict=True):
             _prob_panel(ax, curves, "layer_", layer, _layer_title(curves, layer))
@@ -151,7 +151,7 @@ def plot_errors(
         ax.set_yscale("log")
         ax.set_xlabel("corruption fraction $\\varepsilon$")
         ax.set_ylabel("max |repaired - trained| (median over trials)")
-        ax.set_title(_layer_title(curves, layer) if len(layers) > 1 else "repair error")
+        ax.set_title(_layer_title(curves, layer) if len(layers) > 1 else "")
         ax.grid(True, which="major", alpha=0.3)
     axes[0].legend(title="model", fontsize=8, loc="best")
     fig.suptitle(f"Repair error, {_sweep_title(curves)}")
