@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from jobs.plan import (
     Grid,
     ShardPlan,
     canonical_json,
+    diagnose_models,
     fit_seed,
     grid_columns,
     make_shards,
@@ -64,6 +65,8 @@ class Manifest:
     models: tuple[ModelEntry, ...]
     grid: Grid
     shards: tuple[ShardPlan, ...]
+    #: model name -> repairability diagnosis (external models); not part of the hash
+    diagnosis: dict[str, Any] = field(default_factory=dict)
 
     # ---- lookups -------------------------------------------------------------------
     def model(self, name: str) -> ModelEntry:
@@ -111,6 +114,7 @@ class Manifest:
             "shards": [
                 {**dataclasses.asdict(s), "cell_ids": {"start": s.cell_start, "stop": s.cell_stop}} for s in self.shards
             ],
+            "diagnosis": self.diagnosis,
         }
 
     @staticmethod
@@ -121,7 +125,7 @@ class Manifest:
         grid = Grid(tuple(m.name for m in models), tuple(float(e) for e in d["epsilon"]), int(d["trials"]))
         shards = tuple(ShardPlan(s["shard_id"], s["model"], int(s["cell_start"]), int(s["cell_stop"])) for s in d["shards"])
         return Manifest(d["sweep_name"], d["hash"], d["created"], int(d["seed"]), int(d["cells_per_shard"]),
-                        d["config"], models, grid, shards)
+                        d["config"], models, grid, shards, dict(d.get("diagnosis", {})))
 
     def write(self, sweep_dir: Path) -> Path:
         return atomic_write_text(Path(sweep_dir) / MANIFEST, json.dumps(self.to_dict(), indent=1, sort_keys=True) + "\n")
@@ -156,7 +160,8 @@ def build_manifest(config: SweepConfig) -> Manifest:
     grid = Grid(tuple(m.name for m in models), config.epsilon, config.sweep.trials)
     created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return Manifest(config.name, digest, created, config.sweep.seed, config.sweep.cells_per_shard,
-                    config.to_dict(), models, grid, make_shards(grid, config.sweep.cells_per_shard))
+                    config.to_dict(), models, grid, make_shards(grid, config.sweep.cells_per_shard),
+                    diagnose_models(config.models))
 
 
 def load_manifest(sweep_dir: str | Path) -> Manifest:

@@ -129,3 +129,9 @@ def grid_columns(grid: Grid) -> dict[str, list[Any]]:
         for f in cols:
             cols[f].append(getattr(c, f))
     return cols
+
+
+def diagnose_models(specs: Any) -> dict[str, dict[str, Any]]:
+    """Repairability diagnosis (JSON-able) of every model spec that offers one (``spec.diagnose()``,
+    e.g. kind "external"), keyed by model name; computed at plan time, before anything runs."""
+    return {spec.name: spec.diagnose() for spec in specs if callable(getattr(spec, "diagnose", None))}

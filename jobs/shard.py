@@ -66,6 +66,7 @@ class ShardRunner:
         return build_dataset(
             cells, [self.finished[c.cell_id] for c in cells], sweep_name=m.sweep_name, manifest_hash=m.hash,
             shard_id=self.shard.shard_id, model_specs={name: m.model(name).spec}, solver=m.settings().solver,
+            diagnosis={name: m.diagnosis[name]} if name in m.diagnosis else None,
         )
 
     def save_partial(self) -> Path | None:

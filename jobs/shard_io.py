@@ -68,6 +68,15 @@ def solver_version(name: str) -> str:
     return "unknown"
 
 
+def package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("modelrepair")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def slurm_job_id() -> str:
     array, task = os.environ.get("SLURM_ARRAY_JOB_ID"), os.environ.get("SLURM_ARRAY_TASK_ID")
     if array and task:
@@ -84,11 +93,10 @@ def build_dataset(
     shard_id: str,
     model_specs: dict[str, dict],
     solver: str,
+    diagnosis: dict[str, dict] | None = None,
 ):
     """An xarray Dataset in the shard schema for ``cells`` and their outcomes."""
     import xarray as xr
-
-    from modelrepair import __version__
 
     n = len(cells)
     layer_exact = np.full((n, N_LAYERS), -1, np.int8)
@@ -149,13 +157,15 @@ def build_dataset(
         layer_names=json.dumps(layer_names, sort_keys=True),
         solver=solver,
         solver_version=solver_version(solver),
-        package_version=__version__,
+        package_version=package_version(),
         host=socket.gethostname(),
         slurm_job_id=slurm_job_id(),
         created=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         n_cells=np.int64(n),
         schema_version=np.int64(SCHEMA_VERSION),
     )
+    if diagnosis:  # {model name: repairability diagnosis}, from the manifest (external models)
+        ds.attrs["diagnosis"] = json.dumps(diagnosis, sort_keys=True)
     return ds
 
 

@@ -152,6 +152,7 @@ def format_status(st: SweepStatus, verbose: bool = False) -> str:
         lines.append(f"  {s.state:>7} {s.shard_id} ({s.model}): {s.reason}")
         lines += [f"          | {line}" for line in s.log_tail]
     lines += [f"  note: {n}" for n in st.notes]
+    lines += [f"  note: {n}" for n in diagnosis_notes(m.diagnosis)]
     todo = st.to_resume()
     running = st.ids("running")
     if running:
@@ -165,3 +166,13 @@ def format_status(st: SweepStatus, verbose: bool = False) -> str:
 
 def _short(ids: list[str], limit: int = 6) -> str:
     return ", ".join(ids[:limit]) + (f", ... (+{len(ids) - limit})" if len(ids) > limit else "")
+
+
+def diagnosis_notes(diagnosis: Mapping[str, dict]) -> list[str]:
+    """One line per model diagnosed as not exactly repairable (plan-time diagnosis)."""
+    out = []
+    for name, d in diagnosis.items():
+        if not d.get("exactly_repairable", True):
+            layers = "; ".join(f"{x.get('name')}: {x.get('verdict')}" for x in d.get("layers", []))
+            out.append(f"model {name!r} is not exactly repairable by its diagnosis ({layers}); it still runs")
+    return out

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import traceback
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from jobs.executors.base import Backend, SubmittedJob
+from jobs.executors.base import Backend, SubmittedJob, run_shard_task
+
+
+def run_shard_task_debug(sweep_dir: str, shard_id: str) -> str:
+    """Like run_shard_task, but a failure is printed and returned, never raised: submitit's
+    DebugExecutor would open pdb on an exception. The driver judges the shard by its file."""
+    try:
+        return run_shard_task(sweep_dir, shard_id)
+    except Exception as err:  # noqa: BLE001
+        traceback.print_exc()
+        return f"FAILED: {type(err).__name__}: {err}"
 
 
 class DebugBackend(Backend):
@@ -28,14 +39,15 @@ class DebugBackend(Backend):
 
         return submitit.DebugExecutor(folder=folder)
 
+    def task_function(self) -> Callable[[str, str], str]:
+        return run_shard_task_debug
+
     def _remember(self, job: Any) -> None:
         job_id = str(job.job_id)
-        try:
-            job.result()
-            self._states[job_id] = "COMPLETED"
-        except Exception as err:  # noqa: BLE001 - a failed shard is a state, not a crash
-            self._states[job_id] = "FAILED"
-            self.errors[job_id] = f"{type(err).__name__}: {err}"
+        result = str(job.result())
+        self._states[job_id] = "FAILED" if result.startswith("FAILED: ") else "COMPLETED"
+        if result.startswith("FAILED: "):
+            self.errors[job_id] = result[8:]
 
     def states(self, jobs: Sequence[SubmittedJob]) -> dict[str, str]:
         return {j.job_id: self._states.get(j.job_id, "UNKNOWN") for j in jobs}
