@@ -111,3 +111,12 @@ def test_curves_file_is_plain_cf_netcdf(sweep):
         assert ds["epsilon"].attrs["units"] == "1"
         assert dict(ds.sizes) == {"model": 3, "epsilon": 6, "layer": 2}
         assert all("long_name" in ds[v].attrs for v in ds.data_vars)
+
+
+def test_package_api_is_exported():
+    import aggregate
+
+    assert aggregate.aggregate_sweep is aggregate_sweep and aggregate.write_outputs is write_outputs
+    assert aggregate.plot_sweep is plot_sweep and aggregate.MergeError is MergeError
+    assert set(aggregate.__all__) >= {"merge_sweep", "merge_files", "compute_curves", "validate_shard",
+                                      "wilson_interval", "load_curves"}
