@@ -1,0 +1,236 @@
+"""Exact c-DPS: the most points one non-vertical hyperplane y = beta.x + beta_d passes through.
+
+Both solvers first apply an exact *free-point elimination*: if coordinate j is non-zero in
+exactly one remaining point i, then beta_j can always be chosen to put i on the hyperplane
+and appears in no other equation, so  opt = 1 + opt(instance without i and j).  (The thesis'
+padding points p_l are all eliminated this way.)  Identical points are merged with a weight.
+
+* `solve_mip`: binary z_u per distinct point, |b_u - a_u.w| <= M_u (1 - z_u), at most one
+  point per distinct x (points sharing x with different y cannot share a non-vertical
+  hyperplane), maximise sum weight_u z_u with scipy.optimize.milp (HiGHS, mip_rel_gap=0).
+  Big-M: rows are scaled to integers a_u = L_u (x_u, 1), b_u = L_u y_u.  If some hyperplane
+  passes through a set S, so does a basic one: w_C = A_{R,C}^{-1} b_R for independent rows R
+  of S (all from distinct x) and independent columns C, other w_j = 0.  By Cramer's rule,
+  |det A_{R,C}| >= 1 and, expanding the numerator along the b column and bounding each minor
+  by Hadamard's inequality, |w_j| <= B := (sum of the r largest |b|, one per distinct x) *
+  ceil(sqrt(product of the r - 1 largest ||a||_2^2, one per distinct x)), r = min(#distinct x,
+  #columns).  Hence bounds |w_j| <= B and M_u = |b_u| + ||a_u||_1 B lose no optimum.
+  The selected points are then re-solved EXACTLY (Fraction Gaussian elimination), the full
+  beta is reconstructed and every point is counted exactly; ``count`` is that verified number,
+  ``upper_bound`` the MIP's proven bound; status "optimal" iff they are equal.
+* `solve_bruteforce`: every independent set of rank(A) distinct points (each defines one
+  hyperplane; every optimal point set lies on one of them), solved and counted exactly.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+from scipy.optimize import Bounds, LinearConstraint, milp
+
+from modelrepair.hardness.rational import RowBasis
+from modelrepair.hardness.reduction import Hyperplane
+
+Points = Sequence[Sequence[Fraction]]
+
+
+@dataclass(frozen=True)
+class CdpsSolution:
+    """Certified result: ``count`` points (indices ``on``) lie exactly on ``hyperplane``."""
+
+    count: int
+    upper_bound: int
+    hyperplane: Hyperplane
+    on: tuple[int, ...]
+    method: str
+    status: str  # "optimal" (count == upper_bound) | "gap" | "time_limit"
+    seconds: float
+    n_free: int
+    big_m: float = 0.0
+
+
+@dataclass(frozen=True)
+class _Reduced:
+    cols: tuple[int, ...]  # kept coordinate indices
+    steps: tuple[tuple[int, int], ...]  # (point, coordinate) free eliminations, in order
+    rows: tuple[tuple[Fraction, ...], ...]  # distinct kept points: x on cols, then 1 (intercept)
+    rhs: tuple[Fraction, ...]
+    weight: tuple[int, ...]
+    members: tuple[tuple[int, ...], ...]
+
+
+def _reduce(points: Points, y: Sequence[Fraction], eliminate_free: bool) -> _Reduced:
+    n = len(points)
+    dim = len(points[0]) if n else 0
+    pts = set(range(n))
+    cols = set(range(dim))
+    steps: list[tuple[int, int]] = []
+    changed = eliminate_free
+    while changed:
+        changed = False
+        for j in sorted(cols):
+            nz = [i for i in pts if points[i][j] != 0]
+            if len(nz) <= 1:
+                cols.discard(j)
+                if nz:
+                    steps.append((nz[0], j))
+                    pts.discard(nz[0])
+                changed = True
+    keep_cols = tuple(sorted(cols))
+    groups: dict[tuple, list[int]] = {}
+    for i in sorted(pts):
+        key = (tuple(points[i][j] for j in keep_cols), y[i])
+        groups.setdefault(key, []).append(i)
+    rows = tuple(key[0] + (Fraction(1),) for key in groups)
+    return _Reduced(keep_cols, tuple(steps), rows, tuple(key[1] for key in groups),
+                    tuple(len(v) for v in groups.values()), tuple(tuple(v) for v in groups.values()))
+
+
+def _full_hyperplane(points: Points, y: Sequence[Fraction], red: _Reduced,
+                     w: Sequence[Fraction]) -> Hyperplane:
+    """Extend a solution w (kept coordinates, then intercept) through the eliminated points."""
+    dim = len(points[0]) if points else 0
+    beta = [Fraction(0)] * dim
+    for j, wj in zip(red.cols, w[:-1], strict=True):
+        beta[j] = wj
+    beta_d = w[-1]
+    for i, j in reversed(red.steps):
+        rest = sum((points[i][c] * beta[c] for c in range(dim) if c != j and points[i][c]),
+                   Fraction(0))
+        beta[j] = (y[i] - rest - beta_d) / points[i][j]
+    return Hyperplane(tuple(beta), beta_d)
+
+
+def _finish(points, y, red, w, method, upper_reduced, status, t0, big_m=0.0) -> CdpsSolution:
+    hp = _full_hyperplane(points, y, red, w)
+    on = hp.on(tuple(tuple(p) for p in points), tuple(y))
+    upper = upper_reduced + len(red.steps)
+    if status == "optimal" and len(on) != upper:
+        status = "gap"
+    return CdpsSolution(len(on), upper, hp, on, method, status, time.perf_counter() - t0,
+                        len(red.steps), big_m)
+
+
+def _count_reduced(red: _Reduced, w: Sequence[Fraction]) -> int:
+    return sum(wt for row, b, wt in zip(red.rows, red.rhs, red.weight, strict=True)
+               if sum((a * wi for a, wi in zip(row, w, strict=True) if a), Fraction(0)) == b)
+
+
+def solve_bruteforce(points: Points, y: Sequence[Fraction], *, eliminate_free: bool = True,
+                     max_subsets: int = 2_000_000) -> CdpsSolution:
+    """Exact optimum by enumerating all rank(A)-subsets of distinct points (tiny instances)."""
+    t0 = time.perf_counter()
+    red = _reduce(points, y, eliminate_free)
+    ncols = len(red.cols) + 1
+    U = len(red.rows)
+    full = RowBasis(ncols)
+    for row in red.rows:
+        full.add(row, Fraction(0))
+    r = full.rank
+    if math.comb(U, r) > max_subsets:
+        raise ValueError(f"brute force needs C({U},{r}) = {math.comb(U, r)} subsets "
+                         f"> max_subsets={max_subsets}")
+    best_w: list[Fraction] = [Fraction(0)] * ncols
+    best = _count_reduced(red, best_w) if U == 0 else -1
+    xgroup: dict[tuple, int] = {}
+    gid = [xgroup.setdefault(row, len(xgroup)) for row in red.rows]
+    for combo in itertools.combinations(range(U), r):
+        if len({gid[u] for u in combo}) < r:  # two points with equal x: rows dependent
+            continue
+        basis = RowBasis(ncols)
+        if all(basis.add(red.rows[u], red.rhs[u]) == "independent" for u in combo):
+            w = basis.solution()
+            cnt = _count_reduced(red, w)
+            if cnt > best:
+                best, best_w = cnt, w
+    return _finish(points, y, red, best_w, "bruteforce", max(best, 0), "optimal", t0)
+
+
+def _integer_rows(red: _Reduced) -> tuple[list[list[int]], list[int]]:
+    A, b = [], []
+    for row, rhs in zip(red.rows, red.rhs, strict=True):
+        L = math.lcm(*(q.denominator for q in row), rhs.denominator)
+        A.append([int(q * L) for q in row])
+        b.append(int(rhs * L))
+    return A, b
+
+
+def big_m_bound(red: _Reduced) -> tuple[int, list[int]]:
+    """(B, [M_u]): bound on |w_j| of a basic optimal solution and per-row big-M (see module doc)."""
+    A, b = _integer_rows(red)
+    by_x: dict[tuple, tuple[int, int]] = {}
+    for row, a, bb in zip(red.rows, A, b, strict=True):
+        n2, mb = by_x.get(row, (0, 0))
+        by_x[row] = (max(n2, sum(v * v for v in a)), max(mb, abs(bb)))
+    r = min(len(by_x), len(red.cols) + 1)
+    norms2 = sorted((v[0] for v in by_x.values()), reverse=True)[: max(r - 1, 0)]
+    sb = sum(sorted((v[1] for v in by_x.values()), reverse=True)[:r])
+    p2 = math.prod(norms2)
+    root = math.isqrt(p2)
+    root += root * root < p2
+    B = max(sb * root, 1)
+    return B, [abs(bb) + sum(abs(v) for v in a) * B for a, bb in zip(A, b, strict=True)]
+
+
+def solve_mip(points: Points, y: Sequence[Fraction], *, eliminate_free: bool = True,
+              time_limit: float | None = None) -> CdpsSolution:
+    """Exact optimum by big-M MILP (HiGHS) plus exact rational verification (module doc)."""
+    t0 = time.perf_counter()
+    red = _reduce(points, y, eliminate_free)
+    U, q = len(red.rows), len(red.cols) + 1
+    if U == 0:
+        return _finish(points, y, red, [Fraction(0)] * q, "mip", 0, "optimal", t0)
+    B, M = big_m_bound(red)
+    A, b = _integer_rows(red)
+    Af = np.array(A, dtype=float)
+    bf = np.array(b, dtype=float)
+    Mf = np.array(M, dtype=float)
+    # variables: w (q, continuous, |w_j| <= B), z (U, binary)
+    rows, lo, hi = [], [], []
+    for u in range(U):
+        zrow = np.zeros(U)
+        zrow[u] = Mf[u]
+        rows.append(np.concatenate([Af[u], zrow]))  # a.w + M z <= b + M
+        lo.append(-np.inf)
+        hi.append(bf[u] + Mf[u])
+        rows.append(np.concatenate([-Af[u], zrow]))  # -a.w + M z <= -b + M
+        lo.append(-np.inf)
+        hi.append(-bf[u] + Mf[u])
+    by_x: dict[tuple, list[int]] = {}
+    for u, row in enumerate(red.rows):
+        by_x.setdefault(row, []).append(u)
+    for us in by_x.values():
+        if len(us) > 1:
+            rows.append(np.concatenate([np.zeros(q), np.isin(np.arange(U), us).astype(float)]))
+            lo.append(-np.inf)
+            hi.append(1.0)
+    cons = LinearConstraint(np.array(rows), np.array(lo), np.array(hi))
+    cost = np.concatenate([np.zeros(q), -np.array(red.weight, dtype=float)])
+    integrality = np.concatenate([np.zeros(q), np.ones(U)])
+    bounds = Bounds(np.concatenate([np.full(q, -float(B)), np.zeros(U)]),
+                    np.concatenate([np.full(q, float(B)), np.ones(U)]))
+    opts: dict = {"mip_rel_gap": 0.0}
+    if time_limit is not None:
+        opts["time_limit"] = time_limit
+    res = milp(cost, constraints=cons, integrality=integrality, bounds=bounds, options=opts)
+    if res.x is None:
+        raise RuntimeError(f"milp returned no solution: status {res.status}: {res.message}")
+    dual = getattr(res, "mip_dual_bound", None)
+    if dual is None or not np.isfinite(dual):
+        dual = res.fun
+    upper = math.floor(-dual + 1e-6)
+    status = "optimal" if res.status == 0 else "time_limit"
+    wf, zf = res.x[:q], res.x[q:]
+    # exact re-solve of the selected points, best-fitting first; drop any that contradict
+    chosen = [u for u in range(U) if zf[u] > 0.5]
+    chosen.sort(key=lambda u: abs(Af[u] @ wf - bf[u]))
+    basis = RowBasis(q)
+    for u in chosen:
+        basis.add(red.rows[u], red.rhs[u])
+    return _finish(points, y, red, basis.solution(), "mip", upper, status, t0, float(max(M)))
