@@ -215,7 +215,7 @@ def solve_mip(points: Points, y: Sequence[Fraction], *, eliminate_free: bool = T
     integrality = np.concatenate([np.zeros(q), np.ones(U)])
     bounds = Bounds(np.concatenate([np.full(q, -float(B)), np.zeros(U)]),
                     np.concatenate([np.full(q, float(B)), np.ones(U)]))
-    opts: dict = {"mip_rel_gap": 0.0}
+    opts: dict = {"mip_rel_gap": 0.0, "presolve": False}
     if time_limit is not None:
         opts["time_limit"] = time_limit
     res = milp(cost, constraints=cons, integrality=integrality, bounds=bounds, options=opts)
