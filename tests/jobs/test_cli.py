@@ -1,0 +1,87 @@
+"""The mrsweep CLI: help texts, pluggable commands, status of failed shards, user errors."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from jobs_testkit import cli, write_config
+
+from jobs import cli as cli_mod
+from jobs.cli import build_parser, main
+from jobs.executors import read_jobs
+from jobs.status import sweep_status
+
+COMMANDS = ["plan", "run", "status", "resume", "aggregate", "plot", "solvers"]
+
+
+def test_every_subcommand_has_help(capsys) -> None:
+    parser = build_parser()
+    names = set(parser._subparsers._group_actions[0].choices)  # noqa: SLF001
+    assert set(COMMANDS) <= names
+    for name in COMMANDS:
+        with pytest.raises(SystemExit) as exc:
+            main([name, "--help"])
+        assert exc.value.code == 0
+        out = capsys.readouterr().out
+        assert out.startswith(f"usage: mrsweep {name}") and len(out.splitlines()) > 4, name
+
+
+def test_commands_are_pluggable(monkeypatch, capsys, tmp_path: Path) -> None:
+    mod = tmp_path / "mrsweep_extra_cmd.py"
+    mod.write_text(
+        "def register(sub):\n"
+        "    p = sub.add_parser('hello', help='say hello')\n"
+        "    p.set_defaults(func=lambda args: print('hello from a plug-in') or 0)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(cli_mod, "COMMAND_MODULES", [*cli_mod.COMMAND_MODULES, "mrsweep_extra_cmd"])
+    assert main(["hello"]) == 0
+    assert capsys.readouterr().out == "hello from a plug-in\n"
+
+
+def test_solvers_lists_backends(capsys) -> None:
+    assert main(["solvers"]) == 0
+    out = capsys.readouterr().out
+    assert "highs (default):" in out and "cvxpy:" in out
+
+
+def test_user_errors_exit_2_without_traceback(tmp_path: Path) -> None:
+    res = cli("status", str(tmp_path))
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert res.stderr.strip() == f"mrsweep status: error: {tmp_path}: no manifest.json here; is this a sweep folder? (create one with `mrsweep plan CONFIG`)"
+    res = cli("run")
+    assert res.returncode == 2 and "give a CONFIG file" in res.stderr and "Traceback" not in res.stderr
+    res = cli("aggregate", str(tmp_path / "nope"))
+    assert res.returncode == 2 and "neither a sweep folder nor a .toml config file" in res.stderr
+
+
+def test_failed_shard_status_shows_log_tail_and_resume_reruns(tmp_path: Path, colon_paths, capsys) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(colon_paths[0], data / "X.csv")
+    model = {"name": "colon", "kind": "linear", "design": {"source": "colon", "p": 10, "data": "data/X.csv"}}
+    cfg = write_config(tmp_path / "c.toml", sweep={"trials": 1, "cells_per_shard": 2, "output": str(tmp_path / "sw")},
+                       epsilon=(0.0, 0.1), models=[model], executor={"backend": "local", "workers": 1})
+    assert main(["plan", str(cfg)]) == 0
+    (data / "X.csv").unlink()  # the data vanish after planning: the job fails while fitting
+    capsys.readouterr()
+    assert main(["run", str(cfg), "-q"]) == 2  # `run` re-validates the config: missing data named
+    assert "X.csv: design (X) file not found" in capsys.readouterr().err
+    assert main(["resume", str(tmp_path / "sw"), "-q"]) == 1  # resume trusts the manifest: the job fails
+    out = capsys.readouterr().out
+    assert "0 shard(s) done, 1 failed" in out
+    st = sweep_status(tmp_path / "sw")
+    assert st.ids("failed") == ["shard-00000"]
+    s = st.shards[0]
+    assert s.job_state == "FAILED" and any("DataFileError" in line for line in s.log_tail), s.log_tail
+    assert main(["status", str(tmp_path / "sw")]) == 0
+    report = capsys.readouterr().out
+    assert "failed shard-00000 (colon): job" in report and "| " in report and "X.csv" in report
+    assert "resume would run 1 shard(s): shard-00000" in report
+    # put the data back: resume reruns the failed shard only
+    shutil.copy(colon_paths[0], data / "X.csv")
+    assert main(["resume", str(cfg), "-q", "--backend", "debug"]) == 0
+    assert sweep_status(tmp_path / "sw").all_done
+    assert [j.backend for j in read_jobs(tmp_path / "sw")] == ["local", "debug"]
