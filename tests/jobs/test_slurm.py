@@ -1,0 +1,267 @@
+"""The Slurm backend against a real cluster (slurm_templates/local-cluster/up.sh; .ci/run).
+
+Skipped with a reason when no cluster answers; with CI=true a missing cluster FAILS.
+Results are compared with the local/debug backends cell by cell (every variable but
+``solve_seconds``, which is a timing) and through the aggregate curves.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import xarray as xr
+
+from jobs.cli import main
+from jobs.executors import read_jobs
+from jobs.executors.slurm import SlurmBackend, arrays_of, cluster_max_array_size
+from jobs.status import format_status, sweep_status
+
+pytestmark = pytest.mark.slurm
+
+WAIT_LIMIT_S = 600  # only a guard against hanging forever; never asserted on
+CELL_RE = re.compile(r"\[mrsweep\] (shard-\d+) cell (\d+) computed")
+
+
+def cluster_problem() -> str | None:
+    """Why the Slurm tests cannot run here (None: a usable cluster with accounting)."""
+    for tool in ("sinfo", "scontrol", "sbatch", "sacct", "scancel"):
+        if shutil.which(tool) is None:
+            return f"`{tool}` not found"
+    ping = subprocess.run(["scontrol", "ping"], capture_output=True, text=True, check=False)
+    if ping.returncode != 0 or "UP" not in ping.stdout:
+        return "slurmctld does not answer `scontrol ping`"
+    nodes = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, check=False).stdout.split()
+    if not any(s.rstrip("*") in ("idle", "mixed", "allocated", "completing") for s in nodes):
+        return f"no usable node (sinfo: {' '.join(nodes) or 'nothing'})"
+    if subprocess.run(["sacct", "-n", "-X"], capture_output=True, check=False).returncode != 0:
+        return "accounting (slurmdbd) is not available: `sacct` fails"
+    return None
+
+
+@pytest.fixture(scope="module")
+def cluster() -> int:
+    """The max array size the tests use (4, as on the CI cluster)."""
+    problem = cluster_problem()
+    if problem:
+        msg = f"no local Slurm cluster ({problem}); start one: bash slurm_templates/local-cluster/up.sh"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"CI=true and {msg}")
+        pytest.skip(msg)
+    return 4
+
+
+def write_config(path: Path, *, trials: int, eps: list[float], cells_per_shard: int, models: int,
+                 executor: dict[str, object]) -> Path:
+    lines = ["[sweep]", f'name = "{path.stem}"', "seed = 7", f"trials = {trials}",
+             f"cells_per_shard = {cells_per_shard}", "", "[grid]", f"epsilon = {eps}", "", "[executor]"]
+    lines += [f"{k} = {v!r}".replace("'", '"') for k, v in executor.items()]
+    for m in range(models):
+        lines += ["", "[[models]]", f'name = "m{m}"', 'kind = "linear"',
+                  f'design = {{ source = "gaussian", n = 8, p = {30 + 10 * m} }}']
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def slurm_options(max_array_size: int, **extra: object) -> dict[str, object]:
+    opts: dict[str, object] = {"backend": "slurm", "profile": "local", "poll_interval_s": 1}
+    if (cluster_max_array_size() or 10**9) > max_array_size:
+        opts["max_array_size"] = max_array_size  # a bigger dev cluster: split at 4 anyway
+    opts.update(extra)
+    return opts
+
+
+def cells(sweep_dir: Path) -> xr.Dataset:
+    """All cells of a finished sweep (every shard there and valid)."""
+    from aggregate.merge import merge_sweep
+
+    merged = merge_sweep(sweep_dir)
+    assert merged.ok, merged.report()
+    return merged.dataset.load()
+
+
+def assert_same_results(a: Path, b: Path) -> None:
+    """Same cells and same aggregate curves, bit for bit, except timings."""
+    from aggregate.curves import compute_curves
+
+    ca, cb = cells(a), cells(b)
+    assert ca.sizes["cell"] == cb.sizes["cell"] > 0
+    assert ca.drop_vars("solve_seconds").equals(cb.drop_vars("solve_seconds")), "cell results differ"
+    curves_a, curves_b = compute_curves(ca), compute_curves(cb)
+    timing = [v for v in curves_a.data_vars if "seconds" in str(v)]
+    assert len(curves_a.data_vars) > len(timing) > 0
+    assert curves_a.drop_vars(timing).equals(curves_b.drop_vars(timing)), "aggregate curves differ"
+
+
+def run_cli(*args: str) -> int:
+    return main([*map(str, args), "-q"])
+
+
+def wait_final(backend: SlurmBackend, sweep_dir: Path) -> dict[str, str]:
+    """Poll (one sacct call per round) until every recorded job has ended."""
+    deadline = time.monotonic() + WAIT_LIMIT_S
+    while True:
+        jobs = read_jobs(sweep_dir)
+        states = backend.states(jobs)
+        if all(s not in ("PENDING", "RUNNING", "REQUEUED", "COMPLETING", "CONFIGURING") for s in states.values()):
+            return states
+        assert time.monotonic() < deadline, f"jobs still active: {states}"
+        time.sleep(1)
+
+
+def computed_cells(sweep_dir: Path) -> Counter:
+    """(shard, cell) -> how many times a run finished computing it, from the task logs."""
+    counts: Counter = Counter()
+    for log in (sweep_dir / "logs").rglob("*_log.out"):
+        counts.update((s, int(c)) for s, c in CELL_RE.findall(log.read_text()))
+    return counts
+
+
+# ---------------------------------------------------------------- sweeps used below
+GRID = {"trials": 2, "eps": [0.0, 0.2, 0.4, 0.6, 0.8], "cells_per_shard": 2, "models": 2}  # 10 shards
+ONE_SHARD = {"trials": 2, "eps": [0.1, 0.3, 0.5, 0.7], "cells_per_shard": 8, "models": 1}  # 8 cells
+
+
+@pytest.fixture(scope="module")
+def local_reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(config, sweep dir): the same cells run by the local backend, in 2 shards not 10.
+
+    Cell results must not depend on sharding or backend (seeds come from the cell), so a
+    coarser sharding is a valid - and stronger - reference, and it is 4x cheaper here.
+    """
+    d = tmp_path_factory.mktemp("local")
+    cfg = write_config(d / "grid.toml", **{**GRID, "cells_per_shard": 10},
+                       executor={"backend": "local", "workers": 2})
+    assert run_cli("run", cfg, "-o", d / "sweep") == 0
+    return cfg, d / "sweep"
+
+
+@pytest.fixture(scope="module")
+def one_shard_reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("debug")
+    cfg = write_config(d / "one.toml", **ONE_SHARD, executor={"backend": "debug"})
+    assert run_cli("run", cfg, "-o", d / "sweep") == 0
+    return d / "sweep"
+
+
+def test_sweep_as_split_arrays_equals_local_backend(cluster: int, local_reference, tmp_path: Path) -> None:
+    cfg = write_config(tmp_path / "grid.toml", **GRID, executor=slurm_options(cluster))
+    sweep = tmp_path / "sweep"
+    assert run_cli("run", cfg, "-o", sweep) == 0
+    jobs = read_jobs(sweep)
+    assert len(jobs) == 10 and {j.backend for j in jobs} == {"slurm"}
+    arrays = arrays_of(jobs)
+    assert sorted(len(v) for v in arrays.values()) == [2, 4, 4]  # 10 shards, MaxArraySize 4
+    assert max(int(j.job_id.split("_")[1]) for j in jobs) == cluster - 1  # indices stay < 4
+    assert {j.shard_id for j in jobs} == {f"shard-{i:05d}" for i in range(10)}
+    backend = SlurmBackend.from_config({k: v for k, v in slurm_options(cluster).items() if k != "backend"})
+    assert set(backend.states(jobs).values()) == {"COMPLETED"}
+    assert backend.scheduler_calls == 1  # one sacct call for the 3 arrays / 10 tasks
+    assert sweep_status(sweep).all_done
+    # one log pair per array task, not per cell; one sbatch script per array
+    logs = list((sweep / "logs").iterdir())
+    assert len(logs) == 1
+    names = [p.name for p in logs[0].iterdir()]
+    assert sum(n.endswith("_log.out") for n in names) == sum(n.endswith("_log.err") for n in names) == 10
+    assert sum(n.endswith("_submission.sh") for n in names) == 3
+    assert all(n == 1 for n in computed_cells(sweep).values()) and len(computed_cells(sweep)) == 20
+    assert_same_results(sweep, local_reference[1])
+
+
+def test_cancel_two_tasks_then_resume_runs_only_them(cluster: int, local_reference, tmp_path: Path) -> None:
+    cfg = write_config(tmp_path / "grid.toml", **GRID, executor=slurm_options(cluster, cell_delay_s=2))
+    sweep = tmp_path / "sweep"
+    assert run_cli("run", cfg, "-o", sweep, "--no-wait") == 0
+    backend = SlurmBackend.from_config({k: v for k, v in slurm_options(cluster).items() if k != "backend"})
+    jobs = read_jobs(sweep)
+    assert len(jobs) == 10
+    # resume while everything is queued or running: refuses to submit anything twice
+    assert run_cli("resume", sweep, "--no-wait") == 0
+    assert len(read_jobs(sweep)) == 10
+    # wait until two tasks run, cancel them mid-run
+    deadline = time.monotonic() + WAIT_LIMIT_S
+    while True:
+        states = backend.states(jobs)
+        running = sorted(j for j, s in states.items() if s == "RUNNING")
+        if len(running) >= 2:
+            break
+        assert time.monotonic() < deadline, states
+        time.sleep(0.5)
+    victims = running[:2]
+    subprocess.run(["scancel", *victims], check=True)
+    final = wait_final(backend, sweep)
+    assert {j for j, s in final.items() if s == "CANCELLED"} == set(victims)
+    cancelled = {j.shard_id for j in jobs if j.job_id in victims}
+    st = sweep_status(sweep)
+    by_shard = {s.shard_id: s for s in st.shards}
+    assert {s for s, v in by_shard.items() if v.state == "failed"} == cancelled
+    assert all(by_shard[s].job_state == "CANCELLED" for s in cancelled)
+    assert all(v.state == "done" for s, v in by_shard.items() if s not in cancelled)
+    text = format_status(st)
+    for s in cancelled:
+        assert re.search(rf"failed {s} .*CANCELLED", text)
+    assert any("CANCELLED" in line for s in cancelled for line in by_shard[s].log_tail)  # slurmstepd's line
+    # resume: exactly the two cancelled shards go out again
+    assert run_cli("resume", sweep) == 0
+    again = read_jobs(sweep)[10:]
+    assert sorted(j.shard_id for j in again) == sorted(cancelled)
+    assert sweep_status(sweep).all_done
+    assert_same_results(sweep, local_reference[1])
+
+
+def test_timeout_checkpoint_requeue(cluster: int, one_shard_reference: Path, tmp_path: Path) -> None:
+    opts = slurm_options(cluster, time=1, cell_delay_s=4, max_requeues=8)
+    cfg = write_config(tmp_path / "one.toml", **ONE_SHARD, executor=opts)
+    sweep = tmp_path / "sweep"
+    assert run_cli("run", cfg, "-o", sweep) == 0
+    (job,) = read_jobs(sweep)
+    out = next((sweep / "logs").rglob("*_log.out")).read_text()
+    assert "checkpoint" in out and re.search(r"resumed [1-9]\d* cell\(s\) from the checkpoint", out), out
+    assert "Requeued job" in out  # submitit requeued it after the timeout signal
+    counts = computed_cells(sweep)
+    assert sorted(c for _, c in counts) == list(range(8)) and set(counts.values()) == {1}  # no cell twice
+    assert not list((sweep / "partial").glob("*.nc"))
+    assert_same_results(sweep, one_shard_reference)
+
+
+def test_preemption_resumes_from_checkpoint(cluster: int, one_shard_reference: Path, tmp_path: Path) -> None:
+    import submitit
+
+    cfg = write_config(tmp_path / "one.toml", **ONE_SHARD, executor=slurm_options(cluster, cell_delay_s=2, time=10))
+    sweep = tmp_path / "sweep"
+    assert run_cli("run", cfg, "-o", sweep, "--no-wait") == 0
+    (rec,) = read_jobs(sweep)
+    deadline = time.monotonic() + WAIT_LIMIT_S
+    while sum(computed_cells(sweep).values()) < 3:
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    submitit.SlurmJob(folder=rec.folder, job_id=rec.job_id)._interrupt()  # TERM + USR2, as on preemption
+    backend = SlurmBackend.from_config({k: v for k, v in slurm_options(cluster).items() if k != "backend"})
+    assert wait_final(backend, sweep) == {rec.job_id: "COMPLETED"}
+    out = next((sweep / "logs").rglob("*_log.out")).read_text()
+    m = re.search(r"resumed (\d+) cell\(s\) from the checkpoint", out)
+    assert m and int(m.group(1)) >= 3, out
+    counts = computed_cells(sweep)
+    assert sorted(c for _, c in counts) == list(range(8)) and set(counts.values()) == {1}
+    assert sweep_status(sweep).all_done
+    assert_same_results(sweep, one_shard_reference)
+
+
+def test_hostile_profile_value_rejected_before_submission(cluster: int, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    before = subprocess.run(["sacct", "-X", "-n", "-P", "-o", "JobID", "-S", "2000-01-01"],
+                            capture_output=True, text=True, check=True).stdout
+    cfg = write_config(tmp_path / "bad.toml", **GRID, executor=slurm_options(cluster, partition="debug; rm -rf ~"))
+    assert run_cli("run", cfg, "-o", tmp_path / "sweep") == 2
+    err = capsys.readouterr().err
+    assert "executor.partition: 'debug; rm -rf ~' is not a partition name" in err
+    assert not (tmp_path / "sweep").exists()
+    after = subprocess.run(["sacct", "-X", "-n", "-P", "-o", "JobID", "-S", "2000-01-01"],
+                           capture_output=True, text=True, check=True).stdout
+    assert after == before  # nothing reached the scheduler
