@@ -19,6 +19,7 @@ COMMAND_MODULES: list[str] = [
     "jobs.cli_sweep",  # plan, run, status, resume
     "jobs.cli_results",  # aggregate, plot
     "jobs.cli_solvers",  # solvers
+    "jobs.cli_diagnose",  # diagnose (external models)
     "jobs.cli_hardness",  # hardness-check (vertex cover -> c-DPS reduction)
 ]
 
