@@ -29,7 +29,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 
@@ -179,6 +179,7 @@ class CNNSpec(ModelSpec):
 
     kind = "cnn"
     cacheable = True
+    path_fields: ClassVar[frozenset[str]] = frozenset({"images", "labels"})
     images: str = ""
     labels: str = ""
     n: int = 100
@@ -320,6 +321,20 @@ def _features(z: torch.Tensor, spec: CNNSpec) -> torch.Tensor:
 def train_layerwise(
     spec: CNNSpec, images: np.ndarray, y: np.ndarray, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, float]]:
+    """`_train_layerwise` on one torch thread (its small matmuls only lose to thread contention)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _train_layerwise(spec, images, y, rng)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train_layerwise(
+    spec: CNNSpec, images: np.ndarray, y: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, float]]:
     """Layerwise GD on ``0.5 mean (f - y)^2``; returns (F0, F, beta0, beta, info).
 
     F0 ~ Glorot uniform (Keras' default); beta0 = 0 (``dense_init="zero"``, as the thesis'
@@ -338,8 +353,12 @@ def train_layerwise(
     X = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float64))
     Y = torch.from_numpy(np.asarray(y, dtype=np.float64))
 
+    # conv2d as one float64 matmul on im2col patches (torch's float64 conv2d is slow on CPU)
+    patches = tf.unfold(X, kh, dilation=spec.dilation, padding=spec.padding, stride=spec.stride)
+    side = [conv_output_size(s, kh, spec.stride, spec.padding, spec.dilation) for s in images.shape[2:]]
+
     def feats(F: torch.Tensor) -> torch.Tensor:
-        z = tf.conv2d(X, F, stride=spec.stride, padding=spec.padding, dilation=spec.dilation)
+        z = (F.reshape(k, -1) @ patches).reshape(X.shape[0], k, *side)
         return _features(z, spec)
 
     with torch.no_grad():
