@@ -96,28 +96,34 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
-def _backend(manifest, args: argparse.Namespace):
-    from dataclasses import asdict
+def _backend(manifest, args: argparse.Namespace, config=None):
+    """The backend to use: --backend, else the config's [executor] (else the manifest's)."""
+    from dataclasses import asdict, fields
 
     from jobs.executors import backend_class
 
-    executor = manifest.executor
+    if config is not None:
+        executor = {"backend": config.executor.backend, **dict(config.executor.options)}
+    else:
+        executor = manifest.executor
     name = args.backend or executor.get("backend", "local")
     options = {k: v for k, v in executor.items() if k != "backend"} if name == executor.get("backend") else {}
-    if args.workers is not None:
-        options["workers"] = args.workers
     cls = backend_class(name, "--backend")
+    if args.workers is not None:
+        if "workers" not in {f.name for f in fields(cls.Options)}:
+            raise UserError(f"--workers does not apply to backend {name!r}")
+        options["workers"] = args.workers
     opts = cls.validate_options(options, "executor")
     if args.no_wait and cls(opts).max_concurrent() is not None:
         raise UserError(f"--no-wait needs a cluster backend; {name!r} runs its shards from this process")
     return cls(opts), asdict(opts)
 
 
-def _execute(sweep_dir: Path, manifest, args: argparse.Namespace, force: bool) -> int:
+def _execute(sweep_dir: Path, manifest, args: argparse.Namespace, force: bool, config=None) -> int:
     from jobs.driver import execute
     from jobs.status import sweep_status
 
-    backend, _ = _backend(manifest, args)
+    backend, _ = _backend(manifest, args, config)
     st = sweep_status(sweep_dir, manifest, {backend.name: backend}, with_logs=False)
     todo = st.to_resume(force=force)
     running = st.ids("running")
@@ -127,7 +133,7 @@ def _execute(sweep_dir: Path, manifest, args: argparse.Namespace, force: bool) -
             print(f"nothing submitted: {len(running)} shard(s) still running, {n - len(running)} done ({sweep_dir})")
         else:
             print(f"nothing to do: all {n} shards of sweep {manifest.sweep_name!r} are done ({sweep_dir})")
-        return 0 if not running else 0
+        return 0
     if running:
         print(f"{len(running)} shard(s) still running are left alone")
     print(f"running {len(todo)} of {n} shards of sweep {manifest.sweep_name!r} with backend {backend.name!r} ({sweep_dir})")
@@ -165,7 +171,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     manifest, what = prepare_sweep(config, sweep_dir, new=args.new)
     if what != "existing":
         print(f"{what}: {manifest.grid.n_cells} cells in {len(manifest.shards)} shards (manifest {manifest.hash[:12]})")
-    rc = _execute(sweep_dir, manifest, args, force=args.force)
+    rc = _execute(sweep_dir, manifest, args, force=args.force, config=config)
     return _finish(sweep_dir, rc, args.aggregate or args.default)
 
 
@@ -178,18 +184,18 @@ def _sweep_from_target(args: argparse.Namespace):
     if config is not None and build_manifest(config).hash != manifest.hash:
         raise ManifestError(f"{args.sweep} no longer matches the sweep in {sweep_dir} (edited since it was planned); "
                             "`mrsweep run CONFIG --new` starts over with the new config")
-    return sweep_dir, manifest
+    return sweep_dir, manifest, config
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     from jobs.status import format_status, sweep_status
 
-    sweep_dir, manifest = _sweep_from_target(args)
+    sweep_dir, manifest, _ = _sweep_from_target(args)
     print(format_status(sweep_status(sweep_dir, manifest), verbose=args.verbose))
     return 0
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    sweep_dir, manifest = _sweep_from_target(args)
-    rc = _execute(sweep_dir, manifest, args, force=args.force)
+    sweep_dir, manifest, config = _sweep_from_target(args)
+    rc = _execute(sweep_dir, manifest, args, force=args.force, config=config)
     return _finish(sweep_dir, rc, args.aggregate)

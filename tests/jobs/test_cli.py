@@ -85,3 +85,25 @@ def test_failed_shard_status_shows_log_tail_and_resume_reruns(tmp_path: Path, co
     assert main(["resume", str(cfg), "-q", "--backend", "debug"]) == 0
     assert sweep_status(tmp_path / "sw").all_done
     assert [j.backend for j in read_jobs(tmp_path / "sw")] == ["local", "debug"]
+
+
+def test_executor_settings_come_from_the_current_config(tmp_path: Path, capsys) -> None:
+    import argparse
+
+    from jobs.cli_sweep import _backend
+    from jobs.config import load_config
+    from jobs.manifest import load_manifest
+
+    cfg = write_config(tmp_path / "x.toml", sweep={"output": str(tmp_path / "sw")}, executor={"backend": "local", "workers": 1})
+    assert main(["plan", str(cfg)]) == 0
+    write_config(cfg, sweep={"output": str(tmp_path / "sw")}, executor={"backend": "local", "workers": 3})
+    assert main(["plan", str(cfg)]) == 0  # same manifest: executor options are not part of the hash
+    assert capsys.readouterr().out.count("existing: sweep") == 1
+    m = load_manifest(tmp_path / "sw")
+    args = argparse.Namespace(backend=None, workers=None, no_wait=False)
+    backend, opts = _backend(m, args, load_config(cfg))
+    assert backend.name == "local" and opts["workers"] == 3
+    backend, opts = _backend(m, argparse.Namespace(backend=None, workers=2, no_wait=False))
+    assert opts["workers"] == 2  # --workers overrides; without a config the manifest's executor is used
+    assert main(["resume", str(tmp_path / "sw"), "--backend", "debug", "--workers", "2"]) == 2
+    assert "--workers does not apply to backend 'debug'" in capsys.readouterr().err
