@@ -1,0 +1,57 @@
+"""Backends: registry, options, job states from a fresh process, jobs.jsonl records."""
+
+from __future__ import annotations
+
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from jobs.executors import backend_class, backend_names, get_backend, latest_jobs, read_jobs
+from jobs.executors.base import SubmittedJob, chunked, record_jobs
+from jobs.executors.local import LocalBackend
+from modelrepair.errors import SpecError
+
+
+def test_registry_and_options() -> None:
+    assert {"local", "debug", "slurm"} <= set(backend_names())
+    local = get_backend("local", {"workers": 3})
+    assert isinstance(local, LocalBackend) and local.max_concurrent() == 3 and local.options.threads_per_worker == 1
+    assert get_backend("debug").max_concurrent() == 1
+    with pytest.raises(SpecError, match="executor.backend: expected one of"):
+        backend_class("nope")
+    with pytest.raises(SpecError, match="executor.workers: must be a positive integer, got 0"):
+        LocalBackend.from_config({"workers": 0})
+    assert [list(c) for c in chunked([1, 2, 3, 4, 5], 2)] == [[1, 2], [3, 4], [5]]
+    assert chunked([1, 2], None) == [[1, 2]] and chunked([], 3) == []
+
+
+def test_local_states_from_a_fresh_backend(tmp_path: Path) -> None:
+    """A new shell knows only pids and submitit's result pickles."""
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "submitit-controller"])
+    try:
+        job = SubmittedJob("shard-00000", "local", str(proc.pid), str(tmp_path), "t")
+        done = SubmittedJob("shard-00001", "local", "999999991", str(tmp_path), "t")
+        err = SubmittedJob("shard-00002", "local", "999999992", str(tmp_path), "t")
+        gone = SubmittedJob("shard-00003", "local", "999999993", str(tmp_path), "t")
+        (tmp_path / "999999991_0_result.pkl").write_bytes(pickle.dumps(("success", "path")))
+        (tmp_path / "999999992_0_result.pkl").write_bytes(pickle.dumps(("error", "Traceback ...")))
+        states = LocalBackend().states([job, done, err, gone])
+        assert states == {str(proc.pid): "RUNNING", "999999991": "COMPLETED", "999999992": "FAILED", "999999993": "INTERRUPTED"}
+    finally:
+        proc.kill()
+        proc.wait()
+    assert LocalBackend().states([job])[str(proc.pid)] == "INTERRUPTED"
+
+
+def test_jobs_jsonl_latest_per_shard_and_manifest(tmp_path: Path) -> None:
+    record_jobs(tmp_path, [SubmittedJob("shard-00000", "local", "1", "f", "t1", "h1"),
+                           SubmittedJob("shard-00001", "local", "2", "f", "t1", "h1")])
+    (tmp_path / "jobs.jsonl").open("a").write("{not json\n")
+    record_jobs(tmp_path, [SubmittedJob("shard-00000", "debug", "3", "f", "t2", "h1"),
+                           SubmittedJob("shard-00000", "local", "4", "f", "t3", "h2")])
+    assert [j.job_id for j in read_jobs(tmp_path)] == ["1", "2", "3", "4"]
+    assert {k: v.job_id for k, v in latest_jobs(tmp_path, "h1").items()} == {"shard-00000": "3", "shard-00001": "2"}
+    assert latest_jobs(tmp_path)["shard-00000"].job_id == "4"
