@@ -91,7 +91,10 @@ def job_states(jobs: list[SubmittedJob], manifest: Manifest, backends: Mapping[s
             except Exception:  # noqa: BLE001 - an unavailable backend means unknown states
                 out.update({j.job_id: "UNKNOWN" for j in group})
                 continue
-        out.update(backend.states(group))
+        try:
+            out.update(backend.states(group))
+        except Exception:  # noqa: BLE001 - e.g. the scheduler is unreachable from this shell
+            out.update({j.job_id: "UNKNOWN" for j in group})
     return out
 
 
