@@ -136,6 +136,12 @@ def _execute(sweep_dir: Path, manifest, args: argparse.Namespace, force: bool, c
         return 0
     if running:
         print(f"{len(running)} shard(s) still running are left alone")
+    if force:  # the runner skips shards whose file is done: remove them first
+        from jobs.shard_io import partial_path, shard_path
+
+        for sid in todo:
+            shard_path(sweep_dir, sid).unlink(missing_ok=True)
+            partial_path(sweep_dir, sid).unlink(missing_ok=True)
     print(f"running {len(todo)} of {n} shards of sweep {manifest.sweep_name!r} with backend {backend.name!r} ({sweep_dir})")
     report = execute(sweep_dir, manifest, backend, todo, wait=not args.no_wait, progress=not args.quiet)
     if args.no_wait:

@@ -122,3 +122,17 @@ def test_partial_checkpoint_is_resumed(tmp_path: Path) -> None:
     assert not partial_path(sweep, "shard-00000").exists()
     assert check_shard_file(shard_path(sweep, "shard-00000"), m.hash, "shard-00000", range(6)).done
     assert_same_results(read_cells(sweep), ref_ds)
+
+
+def test_resume_force_reruns_every_shard(tmp_path: Path, capsys) -> None:
+    out = _run(tmp_path, "f", "debug", 4)
+    before = read_cells(out)
+    mtimes = {p.name: p.stat().st_mtime_ns for p in (out / "shards").glob("*.nc")}
+    capsys.readouterr()
+    assert main(["resume", str(out), "-q"]) == 0
+    assert "nothing to do: all 3 shards" in capsys.readouterr().out
+    assert main(["resume", str(out), "-q", "--force"]) == 0
+    assert "running 3 of 3 shards" in capsys.readouterr().out
+    assert len(read_jobs(out)) == 6
+    assert all((out / "shards" / n).stat().st_mtime_ns != t for n, t in mtimes.items())
+    assert_same_results(read_cells(out), before)
