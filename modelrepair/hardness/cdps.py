@@ -5,16 +5,18 @@ exactly one remaining point i, then beta_j can always be chosen to put i on the 
 and appears in no other equation, so  opt = 1 + opt(instance without i and j).  (The thesis'
 padding points p_l are all eliminated this way.)  Identical points are merged with a weight.
 
-* `solve_mip`: binary z_u per distinct point, |b_u - a_u.w| <= M_u (1 - z_u), at most one
-  point per distinct x (points sharing x with different y cannot share a non-vertical
-  hyperplane), maximise sum weight_u z_u with scipy.optimize.milp (HiGHS, mip_rel_gap=0).
-  Big-M: rows are scaled to integers a_u = L_u (x_u, 1), b_u = L_u y_u.  If some hyperplane
-  passes through a set S, so does a basic one: w_C = A_{R,C}^{-1} b_R for independent rows R
-  of S (all from distinct x) and independent columns C, other w_j = 0.  By Cramer's rule,
-  |det A_{R,C}| >= 1 and, expanding the numerator along the b column and bounding each minor
-  by Hadamard's inequality, |w_j| <= B := (sum of the r largest |b|, one per distinct x) *
-  ceil(sqrt(product of the r - 1 largest ||a||_2^2, one per distinct x)), r = min(#distinct x,
-  #columns).  Hence bounds |w_j| <= B and M_u = |b_u| + ||a_u||_1 B lose no optimum.
+* `solve_mip`: binary z_u per distinct point; points sharing x (and differing in y) cannot
+  share a non-vertical hyperplane, so per distinct x (a group g, t_g = a_g.w) at most one z_u
+  is 1 and |t_g - sum_u b_u z_u| <= M_g (1 - sum_u z_u); maximise sum weight_u z_u with
+  scipy.optimize.milp (HiGHS, mip_rel_gap=0).
+  Big-M: rows are scaled to integers per group, a_g = L_g (x_g, 1), b_u = L_g y_u.  If some
+  hyperplane passes through a set S, so does a basic one: w_C = A_{R,C}^{-1} b_R for
+  independent rows R of S (necessarily from distinct groups) and independent columns C, other
+  w_j = 0.  By Cramer's rule, |det A_{R,C}| >= 1 (integers) and, expanding the numerator along
+  the b column and bounding each minor by Hadamard's inequality, |w_j| <= B := (sum of the r
+  largest max_u |b_u| over groups) * ceil(sqrt(product of the r - 1 largest ||a_g||_2^2)),
+  r = min(#groups, #columns).  Hence the bounds |w_j| <= B and M_g = ||a_g||_1 B (which allows
+  any t_g when no point of g is chosen) lose no optimum.
   The selected points are then re-solved EXACTLY (Fraction Gaussian elimination), the full
   beta is reconstructed and every point is counted exactly; ``count`` is that verified number,
   ``upper_bound`` the MIP's proven bound; status "optimal" iff they are equal.
@@ -152,62 +154,71 @@ def solve_bruteforce(points: Points, y: Sequence[Fraction], *, eliminate_free: b
     return _finish(points, y, red, best_w, "bruteforce", max(best, 0), "optimal", t0)
 
 
-def _integer_rows(red: _Reduced) -> tuple[list[list[int]], list[int]]:
-    A, b = [], []
-    for row, rhs in zip(red.rows, red.rhs, strict=True):
-        L = math.lcm(*(q.denominator for q in row), rhs.denominator)
-        A.append([int(q * L) for q in row])
-        b.append(int(rhs * L))
-    return A, b
+@dataclass(frozen=True)
+class _Groups:
+    """Distinct points grouped by x; rows scaled to integers per group (L_g = lcm of the
+    denominators of x_g and of every y in the group)."""
+
+    members: tuple[tuple[int, ...], ...]  # indices into red.rows
+    a: tuple[tuple[int, ...], ...]  # L_g (x_g, 1)
+    b: tuple[tuple[int, ...], ...]  # L_g y_u for u in the group
 
 
-def big_m_bound(red: _Reduced) -> tuple[int, list[int]]:
-    """(B, [M_u]): bound on |w_j| of a basic optimal solution and per-row big-M (see module doc)."""
-    A, b = _integer_rows(red)
-    by_x: dict[tuple, tuple[int, int]] = {}
-    for row, a, bb in zip(red.rows, A, b, strict=True):
-        n2, mb = by_x.get(row, (0, 0))
-        by_x[row] = (max(n2, sum(v * v for v in a)), max(mb, abs(bb)))
-    r = min(len(by_x), len(red.cols) + 1)
-    norms2 = sorted((v[0] for v in by_x.values()), reverse=True)[: max(r - 1, 0)]
-    sb = sum(sorted((v[1] for v in by_x.values()), reverse=True)[:r])
+def _groups(red: _Reduced) -> _Groups:
+    by_x: dict[tuple, list[int]] = {}
+    for u, row in enumerate(red.rows):
+        by_x.setdefault(row, []).append(u)
+    members, A, B = [], [], []
+    for row, us in by_x.items():
+        L = math.lcm(*(q.denominator for q in row), *(red.rhs[u].denominator for u in us))
+        members.append(tuple(us))
+        A.append(tuple(int(q * L) for q in row))
+        B.append(tuple(int(red.rhs[u] * L) for u in us))
+    return _Groups(tuple(members), tuple(A), tuple(B))
+
+
+def big_m_bound(g: _Groups, n_cols: int) -> tuple[int, list[int]]:
+    """(B, [M_g]): bound on |w_j| of a basic optimal solution, big-M per x-group (module doc)."""
+    r = min(len(g.a), n_cols)
+    norms2 = sorted((sum(v * v for v in a) for a in g.a), reverse=True)[: max(r - 1, 0)]
+    sb = sum(sorted((max(abs(v) for v in b) for b in g.b), reverse=True)[:r])
     p2 = math.prod(norms2)
     root = math.isqrt(p2)
     root += root * root < p2
     B = max(sb * root, 1)
-    return B, [abs(bb) + sum(abs(v) for v in a) * B for a, bb in zip(A, b, strict=True)]
+    return B, [sum(abs(v) for v in a) * B for a in g.a]
 
 
 def solve_mip(points: Points, y: Sequence[Fraction], *, eliminate_free: bool = True,
               time_limit: float | None = None) -> CdpsSolution:
-    """Exact optimum by big-M MILP (HiGHS) plus exact rational verification (module doc)."""
+    """Exact optimum by big-M MILP (HiGHS) plus exact rational verification (module doc).
+
+    Per x-group g (value t_g = a_g.w, binaries z_u for its distinct y's, sum_u z_u <= 1):
+    |t_g - sum_u b_u z_u| <= M_g (1 - sum_u z_u), M_g = ||a_g||_1 B: if one z_u = 1 the point
+    u is on the hyperplane, if none is chosen t_g is only bounded by |w_j| <= B.
+    """
     t0 = time.perf_counter()
     red = _reduce(points, y, eliminate_free)
     U, q = len(red.rows), len(red.cols) + 1
     if U == 0:
         return _finish(points, y, red, [Fraction(0)] * q, "mip", 0, "optimal", t0)
-    B, M = big_m_bound(red)
-    A, b = _integer_rows(red)
-    Af = np.array(A, dtype=float)
-    bf = np.array(b, dtype=float)
-    Mf = np.array(M, dtype=float)
-    # variables: w (q, continuous, |w_j| <= B), z (U, binary)
+    g = _groups(red)
+    B, M = big_m_bound(g, q)
     rows, lo, hi = [], [], []
-    for u in range(U):
-        zrow = np.zeros(U)
-        zrow[u] = Mf[u]
-        rows.append(np.concatenate([Af[u], zrow]))  # a.w + M z <= b + M
-        lo.append(-np.inf)
-        hi.append(bf[u] + Mf[u])
-        rows.append(np.concatenate([-Af[u], zrow]))  # -a.w + M z <= -b + M
-        lo.append(-np.inf)
-        hi.append(-bf[u] + Mf[u])
-    by_x: dict[tuple, list[int]] = {}
-    for u, row in enumerate(red.rows):
-        by_x.setdefault(row, []).append(u)
-    for us in by_x.values():
+    for us, a, b, Mg in zip(g.members, g.a, g.b, M, strict=True):
+        zc = np.zeros(U)
+        zc[list(us)] = b
+        zm = np.zeros(U)
+        zm[list(us)] = Mg
+        af = np.array(a, dtype=float)
+        rows.append(np.concatenate([af, -zc + zm]))  # t - b.z + M sum z <= M
+        rows.append(np.concatenate([-af, zc + zm]))  # -t + b.z + M sum z <= M
+        lo += [-np.inf, -np.inf]
+        hi += [float(Mg), float(Mg)]
         if len(us) > 1:
-            rows.append(np.concatenate([np.zeros(q), np.isin(np.arange(U), us).astype(float)]))
+            ones = np.zeros(U)
+            ones[list(us)] = 1.0
+            rows.append(np.concatenate([np.zeros(q), ones]))
             lo.append(-np.inf)
             hi.append(1.0)
     cons = LinearConstraint(np.array(rows), np.array(lo), np.array(hi))
@@ -215,6 +226,7 @@ def solve_mip(points: Points, y: Sequence[Fraction], *, eliminate_free: bool = T
     integrality = np.concatenate([np.zeros(q), np.ones(U)])
     bounds = Bounds(np.concatenate([np.full(q, -float(B)), np.zeros(U)]),
                     np.concatenate([np.full(q, float(B)), np.ones(U)]))
+    # presolve off: with it HiGHS printed "transformNewIntegerFeasibleSolution" retries
     opts: dict = {"mip_rel_gap": 0.0, "presolve": False}
     if time_limit is not None:
         opts["time_limit"] = time_limit
@@ -229,7 +241,9 @@ def solve_mip(points: Points, y: Sequence[Fraction], *, eliminate_free: bool = T
     wf, zf = res.x[:q], res.x[q:]
     # exact re-solve of the selected points, best-fitting first; drop any that contradict
     chosen = [u for u in range(U) if zf[u] > 0.5]
-    chosen.sort(key=lambda u: abs(Af[u] @ wf - bf[u]))
+    xf = np.array([[float(v) for v in row] for row in red.rows])
+    rf = np.array([float(v) for v in red.rhs])
+    chosen.sort(key=lambda u: abs(xf[u] @ wf - rf[u]))
     basis = RowBasis(q)
     for u in chosen:
         basis.add(red.rows[u], red.rhs[u])
