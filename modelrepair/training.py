@@ -86,6 +86,7 @@ def train_two_layer(
     beta_steps: int | None = None,
     beta_lr: float | None = None,
     device: str = "cpu",
+    threads: int = 1,
     record_every: int = 100,
 ) -> TrainResult:
     """Train by full-batch GD in float64 torch on ``device``; return numpy arrays.
@@ -93,10 +94,24 @@ def train_two_layer(
     Phase 1 trains (W, beta) from (W0, beta0) for ``steps`` steps at ``lr``. For
     ``training="layerwise"`` phase 2 freezes W, sets beta to ``beta_start`` (default
     beta0) and trains beta alone for ``beta_steps`` (default ``steps``) at ``beta_lr``
-    (default ``lr``). Raises FloatingPointError if the loss becomes non-finite.
+    (default ``lr``). ``threads`` CPU threads are used while training (restored after;
+    1 is fastest for small nets and on busy shared nodes). Raises FloatingPointError if
+    the loss becomes non-finite.
     """
     import torch
 
+    previous = torch.get_num_threads()
+    torch.set_num_threads(max(1, threads))
+    try:
+        return _train(X, y, W0, beta0, activation, scale, steps, lr, training, beta_start,
+                      beta_steps, beta_lr, device, record_every, torch)  # fmt: skip
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _train(X, y, W0, beta0, activation, scale, steps, lr, training, beta_start, beta_steps,
+           beta_lr, device, record_every, torch) -> TrainResult:  # fmt: skip  # noqa: ANN001
+    """The GD loops of `train_two_layer` (arguments as there; ``torch`` is the module)."""
     t0 = time.perf_counter()
     dev = torch.device(device)
     f64 = torch.float64

@@ -132,7 +132,7 @@ class TwoLayerSpec(ModelSpec):
     beta(0) ~ N(0, beta_init_sd^2) (default 1/sqrt(p)), drawn with numpy from the fit seed
     after the design. ``beta_init`` is where layerwise phase 2 restarts beta: "zero" (the
     thesis) or "random" (= beta(0)). ``steps``/``lr`` drive phase 1, ``beta_steps``/``beta_lr``
-    (default: the same) phase 2.
+    (default: the same) phase 2. ``threads``: CPU threads torch trains with.
     """
 
     kind = "twolayer"
@@ -151,11 +151,13 @@ class TwoLayerSpec(ModelSpec):
     beta_init_sd: float | None = None
     label_map: LabelMap = "thesis"
     device: str = "cpu"
+    threads: int = 1
 
     def __post_init__(self) -> None:
         require(self.hidden > 0, "hidden", f"must be a positive integer, got {self.hidden}")
         require(self.steps >= 0, "steps", f"must be >= 0, got {self.steps}")
         require(self.lr > 0, "lr", f"must be > 0, got {self.lr}")
+        require(self.threads > 0, "threads", f"must be a positive integer, got {self.threads}")
         require(self.beta_steps is None or self.beta_steps >= 0, "beta_steps", f"must be >= 0, got {self.beta_steps}")
         require(self.beta_lr is None or self.beta_lr > 0, "beta_lr", f"must be > 0, got {self.beta_lr}")
         for name in ("w_init_sd", "beta_init_sd"):
@@ -186,7 +188,7 @@ class TwoLayerSpec(ModelSpec):
                 X, y, W0, beta0,
                 activation=self.activation, scale=self.scale, steps=self.steps, lr=self.lr,
                 training=self.training, beta_start=start, beta_steps=self.beta_steps,
-                beta_lr=self.beta_lr, device=self.device,
+                beta_lr=self.beta_lr, device=self.device, threads=self.threads,
             )  # fmt: skip
         except FloatingPointError as err:
             field_name = "beta_lr" if "output-layer" in str(err) and self.beta_lr else "lr"
