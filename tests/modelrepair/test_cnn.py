@@ -160,3 +160,24 @@ def test_spec_from_config_table(mnist_dir: Path) -> None:
         spec_from_dict({"kind": "cnn", "labels": "l.gz"})
     with pytest.raises(SpecError, match="model.filterz: unknown key"):
         spec_from_dict({**table, "filterz": 3})
+
+
+@pytest.mark.parametrize("preset", ["cnn-thesis.toml", "cnn-reduced.toml"])
+def test_presets_hold_the_six_thesis_structures(repo_root: Path, preset: str) -> None:
+    import tomllib
+
+    doc = tomllib.loads((repo_root / "examples" / preset).read_text())
+    specs = [spec_from_dict(t) for t in doc["models"]]
+    assert all(isinstance(s, CNNSpec) for s in specs)
+    assert doc["repair"]["tolerance"] == 5e-2
+    thesis = [s for s in specs if s.conv_repair == "lad" and s.corrupt == "filters"]
+    shapes = [(s.kernel, s.activation, s.pool) for s in thesis]
+    assert shapes == [(11, "tanh", "avg"), (15, "tanh", "avg"), (19, "tanh", "avg"),
+                      (19, "sigmoid", "avg"), (19, "tanh", "max"), (19, "tanh", "avg")]  # fmt: skip
+    k = [s.filters for s in thesis]
+    assert k[5] == 2 * k[0] and len(set(k[:5])) == 1
+    assert all(s.coding() == ("01" if s.activation == "sigmoid" else "pm1") for s in thesis)
+    assert all(s.images.startswith("../../shared/data/mnist/") for s in specs)
+    if preset == "cnn-thesis.toml":
+        assert k[0] == 20 and doc["sweep"]["trials"] == 20
+        assert doc["grid"]["epsilon"] == {"start": 0.0, "stop": 1.0, "step": 0.025}
