@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import time
@@ -265,3 +266,26 @@ def test_hostile_profile_value_rejected_before_submission(cluster: int, tmp_path
     after = subprocess.run(["sacct", "-X", "-n", "-P", "-o", "JobID", "-S", "2000-01-01"],
                            capture_output=True, text=True, check=True).stdout
     assert after == before  # nothing reached the scheduler
+
+
+def test_plain_sbatch_template_runs_shards_without_submitit(cluster: int, one_shard_reference: Path,
+                                                            tmp_path: Path) -> None:
+    from jobs.run_shard import sbatch_commands
+
+    cfg = write_config(tmp_path / "one.toml", **{**ONE_SHARD, "cells_per_shard": 2}, executor={"backend": "debug"})
+    sweep = tmp_path / "sweep"
+    assert main(["plan", str(cfg), "-o", str(sweep)]) == 0
+    profile = tmp_path / "p.toml"
+    profile.write_text((Path(__file__).parents[2] / "slurm_templates/profiles/local.toml").read_text()
+                       + "max_array_size = 2\n")
+    lines = sbatch_commands(sweep, str(profile))
+    assert len(lines) == 2 and all("--array=0-1%2" in line for line in lines)  # 4 shards, arrays of 2
+    ids = [subprocess.run(["sbatch", "--parsable", *shlex.split(line)[1:]], capture_output=True, text=True,
+                          check=True).stdout.strip() for line in lines]
+    deadline = time.monotonic() + WAIT_LIMIT_S
+    while subprocess.run(["squeue", "-h", "-j", ",".join(ids)], capture_output=True, text=True).stdout.strip():
+        assert time.monotonic() < deadline
+        time.sleep(1)
+    assert sweep_status(sweep).all_done
+    assert len(list((sweep / "logs" / "sbatch").glob("*.out"))) == 4
+    assert_same_results(sweep, one_shard_reference)

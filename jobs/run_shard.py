@@ -1,0 +1,82 @@
+"""Run shards without submitit: the entry point of slurm_templates/sbatch/array.sbatch.
+
+    python -m jobs.run_shard SWEEP_DIR --index I     # run shard number I of the manifest
+    python -m jobs.run_shard SWEEP_DIR --shard shard-00012
+    python -m jobs.run_shard SWEEP_DIR --sbatch-commands [--profile local]
+
+``--index`` counts shards in manifest order (0-based), so an array task runs
+``--index $((OFFSET + SLURM_ARRAY_TASK_ID))``. A shard whose file is already done is not
+rerun. ``--sbatch-commands`` prints one ``sbatch --array=...`` line per array, split at the
+cluster's MaxArraySize, with the profile's (validated) options and every value quoted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+from modelrepair.errors import UserError
+
+TEMPLATE = Path(__file__).resolve().parents[1] / "slurm_templates" / "sbatch" / "array.sbatch"
+
+
+def sbatch_commands(sweep_dir: Path, profile_name: str = "local", template: Path = TEMPLATE) -> list[str]:
+    """``sbatch`` lines that run every shard of the sweep as plain arrays."""
+    from jobs.executors.slurm import SlurmBackend
+    from jobs.manifest import load_manifest
+
+    sweep_dir = Path(sweep_dir).absolute()
+    n = len(load_manifest(sweep_dir).shards)
+    backend = SlurmBackend.from_config({"profile": profile_name})
+    size, prof = backend.max_array_size, backend.profile
+    logs = sweep_dir / "logs" / "sbatch"
+    logs.mkdir(parents=True, exist_ok=True)  # Slurm does not create log folders
+    out = []
+    for offset in range(0, n, size):
+        count = min(size, n - offset)
+        opts = [f"--array=0-{count - 1}%{min(count, prof.array_parallelism)}", "--job-name=mrsweep",
+                f"--output={logs}/%A_%a.out", f"--error={logs}/%A_%a.err",
+                f"--export=ALL,MRSWEEP_PYTHON={sys.executable}", *prof.sbatch_options()]
+        out.append(shlex.join(["sbatch", *opts, str(template), str(sweep_dir), str(offset)]))
+    return out
+
+
+def run_index(sweep_dir: Path, index: int | None, shard_id: str | None) -> Path:
+    from jobs.manifest import load_manifest
+    from jobs.shard import run_shard
+
+    manifest = load_manifest(sweep_dir)
+    if shard_id is None:
+        if index is None or not 0 <= index < len(manifest.shards):
+            raise UserError(f"--index {index}: the sweep in {sweep_dir} has shards 0..{len(manifest.shards) - 1}")
+        shard_id = manifest.shards[index].shard_id
+    print(f"[mrsweep] running {shard_id} of {sweep_dir}", flush=True)
+    path = run_shard(sweep_dir, shard_id)
+    print(f"[mrsweep] {shard_id}: wrote {path}", flush=True)
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m jobs.run_shard", description=__doc__.split("\n")[0])
+    p.add_argument("sweep_dir", type=Path)
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--index", type=int, help="shard number in manifest order (0-based)")
+    g.add_argument("--shard", help="shard id, e.g. shard-00012")
+    g.add_argument("--sbatch-commands", action="store_true", help="print the sbatch lines for the whole sweep")
+    p.add_argument("--profile", default="local", help="profile for --sbatch-commands (name or .toml path)")
+    args = p.parse_args(argv)
+    try:
+        if args.sbatch_commands:
+            print("\n".join(sbatch_commands(args.sweep_dir, args.profile)))
+        else:
+            run_index(args.sweep_dir, args.index, args.shard)
+    except UserError as err:
+        print(f"jobs.run_shard: error: {err}", file=sys.stderr)
+        return err.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
