@@ -18,6 +18,7 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 def _add_exec(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", help="execution backend overriding [executor] backend (local, debug, slurm)")
     p.add_argument("--workers", type=int, help="local backend: parallel processes (overrides [executor] workers)")
+    p.add_argument("--profile", help="slurm backend: cluster profile name (slurm_templates/profiles/) or .toml path (overrides [executor] profile)")
     p.add_argument("--no-wait", action="store_true", help="submit and return (cluster backends); check with `mrsweep status`")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
@@ -113,6 +114,10 @@ def _backend(manifest, args: argparse.Namespace, config=None):
         if "workers" not in {f.name for f in fields(cls.Options)}:
             raise UserError(f"--workers does not apply to backend {name!r}")
         options["workers"] = args.workers
+    if getattr(args, "profile", None):
+        if "profile" not in {f.name for f in fields(cls.Options)}:
+            raise UserError(f"--profile does not apply to backend {name!r} (only to slurm)")
+        options["profile"] = args.profile
     opts = cls.validate_options(options, "executor")
     if args.no_wait and cls(opts).max_concurrent() is not None:
         raise UserError(f"--no-wait needs a cluster backend; {name!r} runs its shards from this process")

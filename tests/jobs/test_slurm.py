@@ -263,6 +263,15 @@ def test_hostile_profile_value_rejected_before_submission(cluster: int, tmp_path
     err = capsys.readouterr().err
     assert "executor.partition: 'debug; rm -rf ~' is not a partition name" in err
     assert not (tmp_path / "sweep").exists()
+    # the same through a profile file given on the command line
+    bad = tmp_path / "bad-site.toml"
+    bad.write_text('partition = "debug"\naccount = "$(touch pwned)"\n')
+    good = write_config(tmp_path / "ok.toml", **GRID, executor={"backend": "local"})
+    assert run_cli("run", good, "-o", tmp_path / "sweep2", "--backend", "slurm", "--profile", bad) == 2
+    assert "bad-site.toml.account: '$(touch pwned)' is not a name" in capsys.readouterr().err
+    assert not list((tmp_path / "sweep2").glob("jobs.jsonl")) and not (tmp_path / "pwned").exists()
+    assert run_cli("run", good, "-o", tmp_path / "sweep2", "--profile", "local") == 2
+    assert "--profile does not apply to backend 'local'" in capsys.readouterr().err
     after = subprocess.run(["sacct", "-X", "-n", "-P", "-o", "JobID", "-S", "2000-01-01"],
                            capture_output=True, text=True, check=True).stdout
     assert after == before  # nothing reached the scheduler
