@@ -19,10 +19,16 @@ design and is neither corrupted nor repaired.
 Nothing is cached on disk (``cacheable = False``): the files are the model, and loading
 them is cheap; a small in-process cache keyed by the files' mtimes avoids re-reading them
 between ``check_data``, ``diagnose`` and ``fit``.
+
+The files' content is part of the model's identity: ``to_dict()`` fills ``data_sha256``
+(sha256 over the files, in a fixed order) when it is empty, so the manifest hash changes
+when a file is rewritten; a spec carrying ``data_sha256`` (e.g. rebuilt from a manifest on
+a compute node) refuses files whose content differs.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -30,6 +36,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+from modelrepair.errors import DataFileError
 from modelrepair.external.diagnosis import Diagnosis, diagnose
 from modelrepair.external.loaders import ExternalArrays, detect_format, load_arrays
 from modelrepair.models.base import ModelSpec, register_model_kind
@@ -44,6 +51,7 @@ from modelrepair.validation import require
 
 Format = Literal["auto", "npz", "csv", "torch"]
 _CACHE: dict[tuple, ExternalArrays] = {}
+_SHA: dict[tuple, str] = {}
 
 
 def _mtime(path: str | None) -> float | None:
@@ -74,6 +82,8 @@ class ExternalSpec(ModelSpec):
     output_scaling: OutputScaling = "none"
     first_layer_bias: bool = False
     beta_offset: Literal["initial", "zero"] = "initial"
+    #: sha256 of the files, filled in by ``to_dict()`` at plan time; leave empty in configs
+    data_sha256: str = ""
 
     def __post_init__(self) -> None:
         require(self.path != "", "path", "required: the .npz file, the CSV prefix or the torch checkpoint")
@@ -85,18 +95,51 @@ class ExternalSpec(ModelSpec):
     def resolved_format(self) -> str:
         return detect_format(self.path) if self.format == "auto" else self.format
 
+    def files(self) -> list[str]:
+        """The files this model reads (those that exist, for a CSV prefix)."""
+        if self.resolved_format == "csv":
+            names = ("X", "W1_0", "W1", "W2_0", "W2") + (("b1_0", "b1") if self.first_layer_bias else ())
+            return [f"{self.path}_{s}.csv" for s in names]
+        return [p for p in (self.path, self.init_path, self.x_path) if p]
+
+    def files_sha256(self) -> str:
+        """sha256 over the files' bytes in `files` order ("" for a missing file's part)."""
+        key = ("sha", tuple(self.files()), tuple(_mtime(p) for p in self.files()))
+        if key not in _SHA:
+            h = hashlib.sha256()
+            for path in self.files():
+                h.update(b"\0file\0")
+                try:
+                    with open(path, "rb") as fh:
+                        for block in iter(lambda: fh.read(1 << 20), b""):
+                            h.update(block)
+                except OSError:
+                    h.update(b"missing")
+            _SHA.clear()
+            _SHA[key] = h.hexdigest()
+        return _SHA[key]
+
+    def to_dict(self) -> dict[str, Any]:
+        d = super().to_dict()
+        if not d["data_sha256"]:
+            d["data_sha256"] = self.files_sha256()
+        return d
+
     def load(self) -> ExternalArrays:
         """Validated arrays (bias folded into X and W); raises DataFileError/SpecError."""
-        paths = [self.path, self.init_path, self.x_path]
-        if self.resolved_format == "csv":
-            paths = [f"{self.path}_{s}.csv" for s in ("X", "W1_0", "W1", "W2_0", "W2", "b1_0", "b1")]
         key = (self.resolved_format, self.path, self.init_path, self.x_path, self.first_layer_bias,
-               tuple(_mtime(p) for p in paths))  # fmt: skip
+               tuple(_mtime(p) for p in self.files()))  # fmt: skip
         if key not in _CACHE:
-            _CACHE.clear()  # keep at most one network in memory
-            _CACHE[key] = load_arrays(
+            arrays = load_arrays(
                 self.format, self.path, init_path=self.init_path, x_path=self.x_path,
                 first_layer_bias=self.first_layer_bias,
+            )  # fmt: skip
+            _CACHE.clear()  # keep at most one network in memory
+            _CACHE[key] = arrays
+        if self.data_sha256 and self.data_sha256 != self.files_sha256():
+            raise DataFileError(
+                self.path, "content changed since the sweep was planned (data_sha256 differs); "
+                "re-plan with `mrsweep run CONFIG --new` or restore the files",
             )  # fmt: skip
         return _CACHE[key]
 

@@ -131,3 +131,21 @@ def test_csv_reader_headers_and_row_names(tmp_path):
     bad.write_text("1,2\n3,x\n")
     with pytest.raises(DataFileError, match="malformed W1 CSV"):
         read_csv_matrix(bad, "W1")
+
+
+def test_file_content_is_part_of_the_identity(tmp_path):
+    X, W0, W, b0, b = _net()
+    path = str(write_npz(tmp_path / "m.npz", X, W0, W, b0, b))
+    spec = spec_from_dict({"kind": "external", "name": "m", "path": path})
+    d = spec.to_dict()
+    assert len(d["data_sha256"]) == 64 and spec.data_sha256 == ""
+    planned = spec_from_dict(d)  # as rebuilt from a manifest
+    planned.check_data()
+    assert planned.content_hash() == spec.content_hash()
+    import time
+
+    time.sleep(0.01)
+    write_npz(tmp_path / "m.npz", X, W0, W + 1e-3 * X[:1].T, b0, b)  # retrained, same name
+    assert spec.to_dict()["data_sha256"] != d["data_sha256"]
+    with pytest.raises(DataFileError, match="m.npz: content changed since the sweep was planned"):
+        planned.check_data()
