@@ -1,0 +1,126 @@
+"""The few array operations the batched LAD solver needs, for numpy and for torch.
+
+Everything else (``@``, ``abs``, ``where``, ``clip``...) is spelled the same in both
+libraries and is reached through ``ops.xp``. Arrays are ``rows x columns`` (one column per
+right-hand side); batched square systems are ``(columns, k, k)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class NumpyOps:
+    """numpy implementation (float64/float32 on the CPU)."""
+
+    name = "numpy"
+    xp = np
+
+    def __init__(self, device: str = "cpu") -> None:
+        if device != "cpu":
+            raise ValueError(f"the numpy backend runs on the CPU only, got device={device!r}")
+
+    def asarray(self, x, dtype: str = "float64"):
+        return np.ascontiguousarray(np.asarray(x, dtype=dtype))
+
+    def to_numpy(self, x) -> np.ndarray:
+        return np.asarray(x, dtype=float)
+
+    def cast(self, x, dtype: str):
+        return x.astype(dtype, copy=False)
+
+    def index(self, idx: np.ndarray):
+        return np.asarray(idx, dtype=np.int64)
+
+    def smallest(self, X, k: int):
+        """Row indices (k x cols) of the k smallest entries of each column."""
+        if k >= X.shape[0]:
+            return np.broadcast_to(np.arange(X.shape[0])[:, None], X.shape).copy()
+        return np.argpartition(X, k - 1, axis=0)[:k]
+
+    def gather(self, X, idx):
+        return np.take_along_axis(X, idx, axis=0)
+
+    def scatter(self, X, idx, vals) -> None:
+        np.put_along_axis(X, idx, vals, axis=0)
+
+    def median(self, X):
+        return np.median(X, axis=0)
+
+    def solve(self, M, rhs):
+        """Solve ``M[j] x_j = rhs[:, j]`` for every j; returns (x (k x cols), ok mask)."""
+        try:
+            x = np.linalg.solve(M, rhs.T[..., None])[..., 0].T
+        except np.linalg.LinAlgError:
+            x = np.full(rhs.shape, np.nan)
+            for j in range(M.shape[0]):
+                try:
+                    x[:, j] = np.linalg.solve(M[j], rhs[:, j])
+                except np.linalg.LinAlgError:
+                    pass
+        ok = np.all(np.isfinite(x), axis=0)
+        return x, ok
+
+    def take_cols(self, X, cols):
+        return X[:, cols]
+
+
+class TorchOps:
+    """torch implementation; ``device`` is "cpu" or "cuda" (or "cuda:N")."""
+
+    name = "torch"
+
+    def __init__(self, device: str = "cpu") -> None:
+        import torch
+
+        self.xp = torch
+        if str(device).startswith("cuda") and not torch.cuda.is_available():
+            raise ValueError(f"device={device!r} requested but torch sees no CUDA device")
+        self.device = torch.device(device)
+
+    def _dtype(self, dtype: str):
+        return {"float64": self.xp.float64, "float32": self.xp.float32}[str(dtype)]
+
+    def asarray(self, x, dtype: str = "float64"):
+        return self.xp.as_tensor(np.asarray(x), dtype=self._dtype(dtype), device=self.device).contiguous()
+
+    def to_numpy(self, x) -> np.ndarray:
+        return x.detach().to("cpu", self.xp.float64).numpy()
+
+    def cast(self, x, dtype: str):
+        return x.to(self._dtype(dtype))
+
+    def index(self, idx: np.ndarray):
+        return self.xp.as_tensor(np.asarray(idx, dtype=np.int64), device=self.device)
+
+    def smallest(self, X, k: int):
+        k = min(k, X.shape[0])
+        return self.xp.topk(X, k, dim=0, largest=False, sorted=False).indices
+
+    def gather(self, X, idx):
+        return self.xp.gather(X, 0, idx)
+
+    def scatter(self, X, idx, vals) -> None:
+        X.scatter_(0, idx, vals)
+
+    def median(self, X):
+        # torch's median is the lower median; good enough for a scale estimate.
+        return X.median(dim=0).values
+
+    def solve(self, M, rhs):
+        x, info = self.xp.linalg.solve_ex(M, rhs.T.unsqueeze(-1))
+        x = x[..., 0].T
+        ok = (info == 0) & self.xp.all(self.xp.isfinite(x), dim=0)
+        return x, ok
+
+    def take_cols(self, X, cols):
+        return X[:, cols]
+
+
+def make_ops(backend: str, device: str = "cpu"):
+    """``backend`` "numpy" or "torch"."""
+    if backend == "numpy":
+        return NumpyOps(device)
+    if backend == "torch":
+        return TorchOps(device)
+    raise ValueError(f"unknown batched backend {backend!r} (expected 'numpy' or 'torch')")

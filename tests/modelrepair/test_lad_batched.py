@@ -1,0 +1,169 @@
+"""Batched LAD solver: agreement with HiGHS, certificate, degenerate inputs, torch path."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from modelrepair.lad import LadInputError, available_solvers, solve_lad
+from modelrepair.lad.batched import certify_lad
+
+
+def repair_problem(rng, d, n, m, eps, scale=1.0, outlier=None):
+    """A (d x n), B = A V + Bernoulli(eps) x N(1,1) (or x outlier) corruption, V."""
+    A = rng.standard_normal((d, n))
+    V = rng.standard_normal((n, m)) * scale
+    mask = rng.random((d, m)) < eps
+    Z = rng.normal(1.0, 1.0, (d, m)) if outlier is None else np.full((d, m), outlier)
+    return A, A @ V + mask * Z, V
+
+
+def lp_objective(A, B):
+    return solve_lad(A, B, solver="highs")
+
+
+def test_registered():
+    assert "batched" in available_solvers()
+
+
+@pytest.mark.parametrize(
+    "d,n,m,eps",
+    [(30, 3, 4, 0.2), (80, 5, 6, 0.3), (200, 10, 5, 0.1), (120, 1, 3, 0.4), (150, 8, 4, 1.0)],
+)
+def test_agrees_with_highs_unique(d, n, m, eps):
+    rng = np.random.default_rng(d * 1000 + n)
+    A, B, _ = repair_problem(rng, d, n, m, eps)
+    ours = solve_lad(A, B, solver="batched")
+    ref = lp_objective(A, B)
+    assert ours.all_ok
+    assert set(ours.status) <= {"certified", "exact_lp"}
+    # Continuous random data and a full-rank A: the LAD solution is unique.
+    np.testing.assert_allclose(ours.U, ref.U, atol=1e-8, rtol=0)
+    np.testing.assert_allclose(ours.objective, ref.objective, rtol=1e-9, atol=1e-12)
+
+
+def test_low_eps_all_certified_and_exact_repair():
+    rng = np.random.default_rng(1)
+    A, B, V = repair_problem(rng, 300, 12, 40, 0.2)
+    sol = solve_lad(A, B, solver="batched", fallback=None)
+    assert np.all(sol.status == "certified")
+    assert sol.certified_fraction == 1.0
+    np.testing.assert_allclose(sol.U, V, atol=1e-9, rtol=0)
+
+
+def test_non_unique_objective_matches():
+    """More columns than rows (n > d): many optimal u, zero objective; and a discrete b."""
+    rng = np.random.default_rng(2)
+    A = rng.standard_normal((20, 30))
+    B = rng.standard_normal((20, 3))
+    sol = solve_lad(A, B, solver="batched")
+    assert sol.all_ok
+    np.testing.assert_allclose(sol.objective, 0.0, atol=1e-9)
+    # Integer data with a one-column design of ones: the median is an interval.
+    A1 = np.ones((6, 1))
+    B1 = np.array([[0.0, 1, 2, 3, 4, 5]]).T
+    s1 = solve_lad(A1, B1, solver="batched")
+    assert s1.all_ok
+    assert 2.0 - 1e-9 <= s1.U[0, 0] <= 3.0 + 1e-9
+    np.testing.assert_allclose(s1.objective, [9.0], rtol=1e-12)
+
+
+def test_rank_deficient_duplicated_columns():
+    rng = np.random.default_rng(3)
+    A0, B, _ = repair_problem(rng, 100, 6, 5, 0.2)
+    A = np.hstack([A0, A0[:, :3], 2 * A0[:, [1]]])  # 10 columns, rank 6
+    sol = solve_lad(A, B, solver="batched")
+    ref = lp_objective(A, B)
+    assert sol.all_ok and np.all(sol.status == "certified")
+    np.testing.assert_allclose(sol.objective, ref.objective, rtol=1e-9)
+    # Fitted values are unique even though u is not.
+    np.testing.assert_allclose(A @ sol.U, A0 @ solve_lad(A0, B, solver="highs").U, atol=1e-8)
+
+
+def test_eps_near_one_matches_highs():
+    rng = np.random.default_rng(4)
+    A, B, _ = repair_problem(rng, 60, 4, 4, 0.95)
+    sol = solve_lad(A, B, solver="batched")
+    ref = lp_objective(A, B)
+    assert sol.all_ok
+    np.testing.assert_allclose(sol.objective, ref.objective, rtol=1e-9)
+
+
+def test_huge_outliers_repaired_exactly():
+    rng = np.random.default_rng(5)
+    A, B, V = repair_problem(rng, 200, 8, 6, 0.2, outlier=1e8)
+    sol = solve_lad(A, B, solver="batched")
+    assert np.all(sol.status == "certified")
+    np.testing.assert_allclose(sol.U, V, atol=1e-8, rtol=0)
+
+
+def test_no_corruption_and_zero_design():
+    rng = np.random.default_rng(6)
+    A, B, V = repair_problem(rng, 50, 5, 3, 0.0)
+    sol = solve_lad(A, B, solver="batched")
+    assert np.all(sol.status == "certified")
+    np.testing.assert_allclose(sol.U, V, atol=1e-9)
+    z = solve_lad(np.zeros((10, 2)), B[:10], solver="batched")
+    assert np.all(z.status == "certified")
+    np.testing.assert_allclose(z.objective, np.abs(B[:10]).sum(0))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_nan_inf_rejected(bad):
+    A = np.ones((5, 2))
+    B = np.ones((5, 1))
+    B[2, 0] = bad
+    with pytest.raises(LadInputError):
+        solve_lad(A, B, solver="batched")
+    A[0, 0] = bad
+    with pytest.raises(LadInputError):
+        solve_lad(A, np.ones(5), solver="batched")
+
+
+def test_uncertified_without_fallback_is_failed():
+    rng = np.random.default_rng(7)
+    A, B, _ = repair_problem(rng, 150, 8, 3, 1.0)
+    sol = solve_lad(A, B, solver="batched", max_iter=1, fallback=None)
+    assert np.all(sol.status == "failed")
+    assert np.all(np.isnan(sol.U)) and np.all(np.isnan(sol.objective))
+    assert not sol.all_ok
+
+
+def test_certificate_accepts_optimum_rejects_perturbed():
+    rng = np.random.default_rng(8)
+    # Non-degenerate (dense noise): the HiGHS vertex has exactly rank(A) zero residuals.
+    A = rng.standard_normal((80, 4))
+    B = rng.standard_normal((80, 3))
+    U = solve_lad(A, B, solver="highs").U
+    assert np.all(certify_lad(A, B, U))
+    assert not np.any(certify_lad(A, B, U + 1e-6))
+    # A different vertex (basis of the first 4 rows): exact on 4 rows but not optimal.
+    Uv = np.linalg.solve(A[:4], B[:4])
+    assert not np.any(certify_lad(A, B, Uv))
+    # Degenerate (exact repair): hundreds of zero residuals.
+    A2, B2, V2 = repair_problem(rng, 300, 6, 4, 0.1)
+    assert np.all(certify_lad(A2, B2, V2))
+    V_bad = V2.copy()
+    V_bad[0] += 1e-5
+    assert not np.any(certify_lad(A2, B2, V_bad))
+
+
+def test_torch_cpu_agrees_with_numpy():
+    pytest.importorskip("torch")
+    rng = np.random.default_rng(9)
+    A, B, V = repair_problem(rng, 250, 10, 20, 0.3)
+    a = solve_lad(A, B, solver="batched", backend="numpy")
+    t = solve_lad(A, B, solver="batched", backend="torch", device="cpu")
+    t32 = solve_lad(A, B, solver="batched", backend="torch", dtype="float32")
+    for s in (a, t, t32):
+        assert np.all(s.status == "certified")
+        np.testing.assert_allclose(s.U, V, atol=1e-9)
+    np.testing.assert_allclose(t.U, a.U, atol=1e-10)
+
+
+def test_cuda_unavailable_is_clear_error():
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    with pytest.raises(ValueError, match="CUDA"):
+        solve_lad(np.ones((4, 1)), np.ones(4), solver="batched", device="cuda")
