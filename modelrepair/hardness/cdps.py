@@ -28,8 +28,11 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
+import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -154,6 +157,22 @@ def solve_bruteforce(points: Points, y: Sequence[Fraction], *, eliminate_free: b
     return _finish(points, y, red, best_w, "bruteforce", max(best, 0), "optimal", t0)
 
 
+@contextmanager
+def _quiet_c_stdout() -> Iterator[None]:
+    """Silence file descriptor 1 (HiGHS' C++ code prints debug lines such as
+    "transformNewIntegerFeasibleSolution tmpSolver.run();" straight to it)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+
+
 @dataclass(frozen=True)
 class _Groups:
     """Distinct points grouped by x; rows scaled to integers per group (L_g = lcm of the
@@ -226,11 +245,11 @@ def solve_mip(points: Points, y: Sequence[Fraction], *, eliminate_free: bool = T
     integrality = np.concatenate([np.zeros(q), np.ones(U)])
     bounds = Bounds(np.concatenate([np.full(q, -float(B)), np.zeros(U)]),
                     np.concatenate([np.full(q, float(B)), np.ones(U)]))
-    # presolve off: with it HiGHS printed "transformNewIntegerFeasibleSolution" retries
     opts: dict = {"mip_rel_gap": 0.0, "presolve": False}
     if time_limit is not None:
         opts["time_limit"] = time_limit
-    res = milp(cost, constraints=cons, integrality=integrality, bounds=bounds, options=opts)
+    with _quiet_c_stdout():
+        res = milp(cost, constraints=cons, integrality=integrality, bounds=bounds, options=opts)
     if res.x is None:
         raise RuntimeError(f"milp returned no solution: status {res.status}: {res.message}")
     dual = getattr(res, "mip_dual_bound", None)

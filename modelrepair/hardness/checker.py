@@ -99,10 +99,29 @@ def check_one(graph: Graph, k: int, c: object, *, variant: Variant = "thesis",
 
 
 def random_graphs(sizes: Sequence[int], densities: Sequence[float], per_cell: int,
-                  seed: int) -> list[Graph]:
-    """``per_cell`` G(n, p) graphs for every (n, p), from one seeded generator."""
+                  seed: int, *, distinct: bool = True) -> list[Graph]:
+    """``per_cell`` G(n, p) graphs for every (n, p), from one seeded generator.
+
+    ``distinct``: skip a draw whose (n, edge set) was already taken (up to 20 * per_cell
+    draws per cell), so small sizes give fewer graphs rather than repeats.
+    """
     rng = np.random.default_rng(seed)
-    return [random_graph(n, p, rng) for n in sizes for p in densities for _ in range(per_cell)]
+    out: list[Graph] = []
+    seen: set[tuple] = set()
+    for n in sizes:
+        for p in densities:
+            got = 0
+            for _ in range(20 * per_cell if distinct else per_cell):
+                g = random_graph(n, p, rng)
+                key = (g.n_vertices, g.edges)
+                if distinct and key in seen:
+                    continue
+                seen.add(key)
+                out.append(g)
+                got += 1
+                if got == per_cell:
+                    break
+    return out
 
 
 def run_check(graphs: Iterable[Graph], cs: Sequence[object], *, variant: Variant = "thesis",
