@@ -153,7 +153,16 @@ def _all_numeric(tokens: list[str]) -> bool:
     return True
 
 
+def csv_prefix(path: str) -> str:
+    """The prefix of a CSV set; a path to one of its files (e.g. ``net_X.csv``) is accepted."""
+    for label in sorted(CSV_LABELS.values(), key=len, reverse=True):
+        if path.endswith(f"_{label}.csv"):
+            return path[: -len(f"_{label}.csv")]
+    return path
+
+
 def _load_csv_prefix(prefix: str, bias: bool) -> _Raw:
+    prefix = csv_prefix(prefix)
     names = ["X", "W0", "W", "beta0", "beta"] + (["b0", "b"] if bias else [])
     paths = {k: Path(f"{prefix}_{CSV_LABELS[k]}.csv") for k in names}
     missing = [str(p) for p in paths.values() if not p.is_file()]

@@ -38,7 +38,7 @@ import numpy as np
 
 from modelrepair.errors import DataFileError
 from modelrepair.external.diagnosis import Diagnosis, diagnose
-from modelrepair.external.loaders import ExternalArrays, detect_format, load_arrays
+from modelrepair.external.loaders import ExternalArrays, csv_prefix, detect_format, load_arrays
 from modelrepair.models.base import ModelSpec, register_model_kind
 from modelrepair.models.twolayer import (
     FittedTwoLayer,
@@ -99,7 +99,7 @@ class ExternalSpec(ModelSpec):
         """The files this model reads (those that exist, for a CSV prefix)."""
         if self.resolved_format == "csv":
             names = ("X", "W1_0", "W1", "W2_0", "W2") + (("b1_0", "b1") if self.first_layer_bias else ())
-            return [f"{self.path}_{s}.csv" for s in names]
+            return [f"{csv_prefix(self.path)}_{s}.csv" for s in names]
         return [p for p in (self.path, self.init_path, self.x_path) if p]
 
     def files_sha256(self) -> str:

@@ -8,7 +8,7 @@ import pytest
 
 from modelrepair.errors import DataFileError, SpecError
 from modelrepair.external.export import torch_state, write_csv_prefix, write_npz, write_torch
-from modelrepair.external.loaders import read_csv_matrix
+from modelrepair.external.loaders import csv_prefix, read_csv_matrix
 from modelrepair.models import spec_from_dict
 
 N, D, P = 5, 10, 20
@@ -125,6 +125,7 @@ def test_csv_reader_headers_and_row_names(tmp_path):
     np.savetxt(header, M, delimiter=",", fmt="%.17g", header='"V1","V2","V3"', comments="")
     rows = ['"","V1","V2","V3"'] + [f'"{i + 1}",' + ",".join(f"{v:.17g}" for v in r) for i, r in enumerate(M)]
     rnames.write_text("\n".join(rows) + "\n")  # R write.csv layout
+    assert csv_prefix("a/net_W1_0.csv") == csv_prefix("a/net_X.csv") == csv_prefix("a/net") == "a/net"
     for path in (plain, header, rnames):
         assert np.array_equal(read_csv_matrix(path, "W1"), M), path
     bad = tmp_path / "bad.csv"
