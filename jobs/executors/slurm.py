@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from jobs.executors.base import Backend, SubmittedJob
-from jobs.profiles import SlurmProfile, load_profile, profile_from_mapping
+from jobs.profiles import SlurmProfile, find_profile, load_profile, profile_from_mapping
 from modelrepair.errors import SpecError, UserError
 
 DEFAULT_MAX_ARRAY_SIZE = 1001  # Slurm's default MaxArraySize
@@ -129,6 +129,8 @@ class SlurmBackend(Backend):
         overrides.update(table)  # flat keys in [executor] are profile fields
         profile_from_mapping(overrides, where)  # field names and values, with [executor] names
         load_profile(profile, overrides)  # the merged profile
+        if profile.endswith(".toml") or "/" in profile:  # a path: keep it valid from any folder
+            profile = str(find_profile(profile).resolve())
         return SlurmOptions(profile, dict(sorted(overrides.items())), float(delay))
 
     @cached_property

@@ -1,0 +1,105 @@
+"""Slurm backend logic that needs no cluster: state parsing, one query per refresh, options.
+
+Scheduler commands are replaced by small fake scripts on PATH that log their calls.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+import pytest
+
+from jobs.executors.base import SubmittedJob, chunked
+from jobs.executors.slurm import SlurmBackend, expand_job_ids, normalize_state, parse_states
+from jobs.profiles import PROFILE_DIR
+from modelrepair.errors import SpecError
+
+SACCT_OUT = """12_0|COMPLETED
+12_1|CANCELLED by 0
+12_[2-3%2]|PENDING
+13_0|TIMEOUT
+13_1|RUNNING
+13_1.batch|RUNNING
+14|REQUEUED
+"""
+
+
+def test_expand_and_parse_states() -> None:
+    assert expand_job_ids("12_[2-4,7%2]") == ["12_2", "12_3", "12_4", "12_7"]
+    assert expand_job_ids("12_5") == ["12_5"] and expand_job_ids("9") == ["9"]
+    assert normalize_state("CANCELLED by 1000") == "CANCELLED"
+    assert normalize_state("REQUEUE_HOLD") == "REQUEUED" and normalize_state("") == "UNKNOWN"
+    assert parse_states(SACCT_OUT) == {
+        "12_0": "COMPLETED", "12_1": "CANCELLED", "12_2": "PENDING", "12_3": "PENDING",
+        "13_0": "TIMEOUT", "13_1": "RUNNING", "14": "REQUEUED",
+    }
+
+
+def fake_tools(tmp_path: Path, sacct: str, squeue: str = "") -> Path:
+    """sacct/squeue/scontrol scripts that print canned output and log each call."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "calls.log"
+    for name, out in (("sacct", sacct), ("squeue", squeue), ("scontrol", "MaxArraySize            = 7\n")):
+        (tmp_path / f"{name}.out").write_text(out)
+        script = bin_dir / name
+        script.write_text(f'#!/bin/sh\necho "{name} $*" >> {log}\ncat {tmp_path / (name + ".out")}\n')
+        script.chmod(0o755)
+    return log
+
+
+def job(shard: int, job_id: str) -> SubmittedJob:
+    return SubmittedJob(f"shard-{shard:05d}", "slurm", job_id, "/nowhere", "t")
+
+
+def test_states_one_sacct_call_for_the_whole_sweep(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    log = fake_tools(tmp_path, SACCT_OUT, squeue="15_[0-1]|PENDING\n")
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    backend = SlurmBackend.from_config({"profile": "local"})
+    jobs = [job(0, "12_0"), job(1, "12_1"), job(2, "12_2"), job(3, "12_3"), job(4, "13_0"), job(5, "13_1"), job(6, "14")]
+    states = backend.states(jobs)
+    assert states == {"12_0": "COMPLETED", "12_1": "CANCELLED", "12_2": "PENDING", "12_3": "PENDING",
+                      "13_0": "TIMEOUT", "13_1": "RUNNING", "14": "REQUEUED"}
+    calls = log.read_text().splitlines()
+    assert len(calls) == 1 and calls[0].startswith("sacct ") and calls[0].endswith("-j 12,13,14")
+    # ids sacct does not know yet: one squeue call for those only; unknown stays UNKNOWN
+    log.unlink()
+    states = backend.states([job(0, "12_0"), job(7, "15_1"), job(8, "16_0"), job(9, "bad id")])
+    assert states == {"12_0": "COMPLETED", "15_1": "PENDING", "16_0": "UNKNOWN", "bad id": "UNKNOWN"}
+    calls = log.read_text().splitlines()
+    assert [c.split()[0] for c in calls] == ["sacct", "squeue"] and calls[1].endswith("-j 15,16")
+    assert backend.scheduler_calls == 3
+
+
+def test_max_array_size_from_scontrol_or_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_tools(tmp_path, "")
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    assert SlurmBackend.from_config({"profile": "local"}).max_array_size == 7
+    assert SlurmBackend.from_config({"profile": "local", "max_array_size": 4}).max_array_size == 4
+    tasks = list(range(10))
+    assert [len(c) for c in chunked(tasks, 4)] == [4, 4, 2]
+
+
+def test_options_validate_and_round_trip() -> None:
+    opts = SlurmBackend.validate_options({"profile": "local", "time": "00:30:00", "cell_delay_s": 1})
+    assert opts.overrides == {"time": "00:30:00"} and opts.cell_delay_s == 1.0
+    again = SlurmBackend.validate_options(dataclasses.asdict(opts))  # as stored in the manifest
+    assert again == opts
+    backend = SlurmBackend(again)
+    assert backend.profile.time_min == 30 and backend.poll_interval_s == 5.0
+    path = SlurmBackend.validate_options({"profile": str(PROFILE_DIR / "example-site.toml")}).profile
+    assert Path(path).is_absolute()
+    with pytest.raises(SpecError, match=r"executor\.qos: 'x y' is not a name"):
+        SlurmBackend.validate_options({"qos": "x y"})
+    with pytest.raises(SpecError, match=r"executor\.cell_delay_s"):
+        SlurmBackend.validate_options({"cell_delay_s": -1})
+    with pytest.raises(SpecError, match=r"executor\.workers: unknown key"):
+        SlurmBackend.validate_options({"workers": 2})
+
+
+def test_submitit_parameters_of_the_local_profile() -> None:
+    params = SlurmBackend.from_config({"profile": "local"}).profile.submitit_parameters()
+    assert params == {"time": 10, "cpus_per_task": 1, "array_parallelism": 4,
+                      "job_name": "mrsweep-local", "partition": "debug"}
