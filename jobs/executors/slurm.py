@@ -24,7 +24,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from jobs.executors.base import Backend, SubmittedJob
+from jobs.executors.base import Backend, SubmittedJob, Task, chunked
 from jobs.profiles import SlurmProfile, find_profile, load_profile, profile_from_mapping
 from modelrepair.errors import SpecError, UserError
 
@@ -148,6 +148,23 @@ class SlurmBackend(Backend):
         setup = [f"export {v}={n}" for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")]
         executor.update_parameters(setup=setup, **self.profile.submitit_parameters())
         return executor
+
+    def submit_and_record(self, tasks: Sequence[Task], folder: Path, sweep_dir: Path,
+                          manifest_hash: str) -> list[SubmittedJob]:
+        """Submit array by array, recording each at once: a refused array never orphans
+        the arrays already queued (they are in jobs.jsonl) and stops with sbatch's message."""
+        from submitit.core.utils import FailedJobError, FailedSubmissionError
+
+        chunks = chunked(list(tasks), self.max_array_size)
+        done: list[SubmittedJob] = []
+        for k, chunk in enumerate(chunks):
+            try:
+                done += super().submit_and_record(chunk, folder, sweep_dir, manifest_hash)
+            except (FailedJobError, FailedSubmissionError, OSError) as err:
+                msg = " ".join(str(err).split()) or type(err).__name__
+                raise SlurmError(f"sbatch refused array {k + 1} of {len(chunks)} ({len(done)} shard(s) "
+                                 f"already submitted and recorded in jobs.jsonl): {msg}") from None
+        return done
 
     def task_function(self) -> Any:
         from jobs.checkpoint import SlurmShardTask

@@ -272,6 +272,12 @@ def test_hostile_profile_value_rejected_before_submission(cluster: int, tmp_path
     assert not list((tmp_path / "sweep2").glob("jobs.jsonl")) and not (tmp_path / "pwned").exists()
     assert run_cli("run", good, "-o", tmp_path / "sweep2", "--profile", "local") == 2
     assert "--profile does not apply to backend 'local'" in capsys.readouterr().err
+    # a safe but wrong value reaches sbatch, which refuses it: its message on one line, nothing recorded
+    wrong = write_config(tmp_path / "wrong.toml", **GRID, executor=slurm_options(cluster, partition="nosuchpart"))
+    assert run_cli("run", wrong, "-o", tmp_path / "sweep3") == 2
+    err = capsys.readouterr().err
+    assert "sbatch refused array 1 of 3 (0 shard(s) already submitted" in err and "nosuchpart" in err
+    assert not (tmp_path / "sweep3" / "jobs.jsonl").exists()
     after = subprocess.run(["sacct", "-X", "-n", "-P", "-o", "JobID", "-S", "2000-01-01"],
                            capture_output=True, text=True, check=True).stdout
     assert after == before  # nothing reached the scheduler
