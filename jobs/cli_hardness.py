@@ -43,9 +43,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--c", dest="cs", type=str, default="0.25,0.3,0.5,0.6,0.75",
                    help="fractions c, comma-separated decimals, read exactly "
                         "(default 0.25,0.3,0.5,0.6,0.75)")
-    p.add_argument("--variant", choices=["thesis", "pstar_minus_one"], default="thesis",
+    p.add_argument("--variant", choices=["thesis", "pstar_minus_one", "repaired"],
+                   default="thesis",
                    help="'thesis' (default): the construction as written; 'pstar_minus_one': "
-                        "p* moved to y=-1 (a candidate repair, not the thesis)")
+                        "p* moved to y=-1; 'repaired': that plus eta rounded down "
+                        "(candidate repairs, not the thesis)")
     p.add_argument("--solver", choices=["mip", "bruteforce"], default="mip",
                    help="exact c-DPS solver (default mip; bruteforce only for tiny graphs)")
     p.add_argument("--csv", default=None, help="write every row to this CSV file")

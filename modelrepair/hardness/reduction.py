@@ -18,8 +18,12 @@ The c-DPS question for this instance is "is there a non-vertical hyperplane
 y = beta^T x + beta_d through h points"; the c-DPS definition itself asks for
 ceil((1 - c) n) points, which equals h only when the realised fraction 1 - h/n equals c.
 
-``variant="pstar_minus_one"`` is NOT the thesis: it moves p* to y = -1 (a candidate repair
-of the beta_d = 1 loophole, see checker.py); the default ``"thesis"`` is the construction above.
+Variants (NOT the thesis; the default ``"thesis"`` is the construction above):
+``"pstar_minus_one"`` moves p* to y = -1, closing the beta_d = 1 loophole (with beta_d = 1,
+beta_i = 1 for all i, padding betas 0, the points v_i*, e_ij, p*, p_l and K (k = 1) or K*
+(k = 2) are all on one hyperplane, h points for ANY graph); ``"repaired"`` additionally takes
+eta = floor(...) instead of ceil(...), so that ceil((1 - c) n) = h also for c > 1/2 (with ceil
+it is h + 1 whenever (2c - 1) m / (1 - c) is not an integer, and no hyperplane reaches it).
 """
 
 from __future__ import annotations
@@ -35,19 +39,23 @@ from modelrepair.errors import SpecError
 from modelrepair.hardness.graphs import Graph
 from modelrepair.hardness.rational import to_fraction
 
-Variant = Literal["thesis", "pstar_minus_one"]
+Variant = Literal["thesis", "pstar_minus_one", "repaired"]
+VARIANTS = ("thesis", "pstar_minus_one", "repaired")
 
 
 def _ceil(q: Fraction) -> int:
     return math.ceil(q)  # exact for Fraction
 
 
-def padding_counts(n_vertices: int, n_edges: int, c: Fraction) -> tuple[int, int]:
-    """(zeta, eta) of the thesis for a graph with these counts and fraction c."""
+def padding_counts(n_vertices: int, n_edges: int, c: Fraction,
+                   eta_floor: bool = False) -> tuple[int, int]:
+    """(zeta, eta) of the thesis for a graph with these counts and fraction c
+    (``eta_floor``: floor instead of the thesis' ceil in eta, variant "repaired")."""
     m = n_vertices + n_edges + 2
     half = Fraction(1, 2)
     zeta = 2 * _ceil((1 - 2 * c) / (2 * c) * m) if c < half else 0
-    eta = _ceil((2 * c - 1) / (1 - c) * m) if c > half else 0
+    eta_q = (2 * c - 1) / (1 - c) * m
+    eta = (math.floor(eta_q) if eta_floor else _ceil(eta_q)) if c > half else 0
     return zeta, eta
 
 
@@ -122,10 +130,10 @@ def reduce_vertex_cover(graph: Graph, k: int, c: object, variant: Variant = "the
         raise SpecError("c", f"must satisfy 0 < c < 1, got {c}")
     if k < 0:
         raise SpecError("k", f"must be >= 0, got {k}")
-    if variant not in ("thesis", "pstar_minus_one"):
-        raise SpecError("variant", f"must be 'thesis' or 'pstar_minus_one', got {variant!r}")
+    if variant not in VARIANTS:
+        raise SpecError("variant", f"must be one of {', '.join(VARIANTS)}, got {variant!r}")
     nv, ne = graph.n_vertices, graph.n_edges
-    zeta, eta = padding_counts(nv, ne, cq)
+    zeta, eta = padding_counts(nv, ne, cq, eta_floor=variant == "repaired")
     dim = nv + zeta  # = d - 1
     zero = (Fraction(0),) * dim
     one, two = Fraction(1), Fraction(2)
@@ -157,7 +165,7 @@ def reduce_vertex_cover(graph: Graph, k: int, c: object, variant: Variant = "the
     for mm in range(1, eta + 1):
         add(ones_v, -mm, f"K_{mm}")
     add(zero, 0, "p")
-    add(zero, -1 if variant == "pstar_minus_one" else 1, "p*")
+    add(zero, 1 if variant == "thesis" else -1, "p*")
     for ll in range(zeta):
         add(unit(nv + ll), one, f"p_{ll + 1}")
 

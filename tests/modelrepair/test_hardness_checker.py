@@ -78,3 +78,10 @@ def test_summary_and_csv(tmp_path):
     write_csv(rows, out)
     got = list(csv.DictReader(out.open()))
     assert [(g["k"], g["agree"]) for g in got] == [("1", "False"), ("2", "True"), ("3", "True")]
+
+
+def test_variant_repaired_agrees_on_both_criteria_with_rounding():
+    # c = 3/5 rounds eta for P3 (m = 7) and the triangle (m = 8 is exact)
+    rows = run_check([path(3), complete(3), complete(4)], ["0.6"], variant="repaired")
+    assert all(r.threshold == r.h and r.agree and r.agree_threshold for r in rows)
+    assert [r.eta for r in rows if r.graph == path(3).describe()] == [3, 3, 3]  # floor(3.5)
