@@ -14,12 +14,16 @@ only) sleeps that long before a computed cell is recorded, to make cells slow.
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 from typing import Any
 
 import submitit
 
+from jobs.fsutil import fsync_dir
 from jobs.shard import ShardRunner, ShardTask
+from jobs.shard_io import partial_path, write_dataset
 from modelrepair.outcome import CellOutcome
 
 CELL_LOG = "[mrsweep] {shard} cell {cell} computed ({status})"
@@ -44,6 +48,23 @@ class _LoggedCells(dict):
         print(CELL_LOG.format(shard=self.shard_id, cell=cell_id, status=outcome.status), flush=True)
 
 
+def save_checkpoint(runner: ShardRunner) -> Path | None:
+    """``runner.save_partial()``, safe inside a signal handler.
+
+    The handler may interrupt the runner's own periodic ``save_partial`` (same temporary
+    file name) or the final shard write; so write under another name, then rename it onto
+    ``partial/<shard_id>.nc`` (the interrupted write never completes: the job exits).
+    """
+    cells = [c for c in runner.cells if c.cell_id in runner.finished]
+    if not cells:
+        return None
+    final = partial_path(runner.sweep_dir, runner.shard.shard_id)
+    staged = write_dataset(runner._dataset(cells), final.with_name(final.name + ".ckpt"))
+    os.replace(staged, final)
+    fsync_dir(final.parent)
+    return final
+
+
 class SlurmShardTask(ShardTask, submitit.helpers.Checkpointable):
     """``SlurmShardTask(cell_delay_s)(sweep_dir, shard_id) -> path of the shard file``."""
 
@@ -64,7 +85,7 @@ class SlurmShardTask(ShardTask, submitit.helpers.Checkpointable):
 
     def checkpoint(self, sweep_dir: str, shard_id: str) -> Any:
         """On USR2 (timeout/preemption): save finished cells, requeue a fresh task."""
-        saved = self.runner.save_partial() if self.runner is not None else None
+        saved = save_checkpoint(self.runner) if self.runner is not None else None
         n = len(self.runner.finished) if self.runner is not None else 0
         print(f"[mrsweep] {shard_id}: checkpoint, {n} cell(s) saved to {saved}", flush=True)
         return submitit.helpers.DelayedSubmission(type(self)(self.cell_delay_s), sweep_dir, shard_id)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -103,3 +104,45 @@ def test_submitit_parameters_of_the_local_profile() -> None:
     params = SlurmBackend.from_config({"profile": "local"}).profile.submitit_parameters()
     assert params == {"time": 10, "cpus_per_task": 1, "array_parallelism": 4,
                       "job_name": "mrsweep-local", "partition": "debug"}
+
+
+def test_checkpoint_mid_shard_then_requeued_task_resumes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """What submitit does on USR2, in-process: checkpoint after 2 cells, exit, run the requeued task."""
+    import xarray as xr
+
+    from jobs import checkpoint
+    from jobs.cli import main
+    from jobs.shard import run_shard
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[sweep]\nname = "c"\ntrials = 3\ncells_per_shard = 6\n[grid]\nepsilon = [0.1, 0.4]\n'
+                   '[executor]\nbackend = "debug"\n[[models]]\nname = "m"\nkind = "linear"\n'
+                   'design = { source = "gaussian", n = 6, p = 20 }\n')
+    for d in ("a", "b"):
+        assert main(["plan", str(cfg), "-o", str(tmp_path / d)]) == 0
+    reference = run_shard(tmp_path / "b", "shard-00000")
+
+    task = checkpoint.SlurmShardTask()
+    original = checkpoint._LoggedCells.__setitem__
+
+    def interrupted(self, cell_id, outcome):  # type: ignore[no-untyped-def]
+        original(self, cell_id, outcome)
+        if len(self) == 2:
+            assert task.checkpoint(str(tmp_path / "a"), "shard-00000") is not None
+            raise SystemExit(-1)  # submitit requeues, then exits
+
+    monkeypatch.setattr(checkpoint._LoggedCells, "__setitem__", interrupted)
+    with pytest.raises(SystemExit):
+        task(str(tmp_path / "a"), "shard-00000")
+    assert (tmp_path / "a" / "partial" / "shard-00000.nc").is_file()
+    assert not (tmp_path / "a" / "shards" / "shard-00000.nc").exists()
+    monkeypatch.setattr(checkpoint._LoggedCells, "__setitem__", original)
+    requeued = task.checkpoint(str(tmp_path / "a"), "shard-00000")  # what submitit pickles
+    path = requeued.result()
+    out = capsys.readouterr().out
+    assert "resumed 2 cell(s) from the checkpoint" in out
+    assert [int(c) for c in re.findall(r"cell (\d+) computed", out)] == [0, 1, 2, 3, 4, 5]  # each once
+    assert not (tmp_path / "a" / "partial" / "shard-00000.nc").exists()
+    with xr.open_dataset(path) as a, xr.open_dataset(reference) as b:
+        assert a.drop_vars("solve_seconds").equals(b.drop_vars("solve_seconds"))
