@@ -220,7 +220,7 @@ def _load_torch(path: Path, init_path: str | None, x_path: str | None, bias: boo
         if not (isinstance(ckpt, dict) and "initial" in ckpt and "trained" in ckpt):
             keys = ", ".join(map(str, ckpt)) if isinstance(ckpt, dict) else type(ckpt).__name__
             raise DataFileError(
-                path, f"expected a dict with 'initial' and 'trained' state dicts (got {keys}); or give the initial state in `init_path`"
+                path, f"expected a dict with 'initial' and 'trained' state dicts (got {keys}); or give the initial state in `init_path` (mrsweep diagnose: --init-path)"
             )
         trained, initial, X = ckpt["trained"], ckpt["initial"], ckpt.get("X")
     sources = {k: str(path) for k in TORCH_LABELS}
