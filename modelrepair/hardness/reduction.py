@@ -14,9 +14,12 @@ and the points (y last), 1_i the i-th unit vector, 1_V the all-ones vertex block
     K = (1_V, 0) y=|V|+k     K* = (1_V, 0) y=|V|+k-1     K_m = (1_V, 0) y=-m, m=1..eta
     p = (0, 0) y=0           p* = (0, 0) y=1             p_l = (0, 1_l) y=1, l=1..zeta
 
-The c-DPS question for this instance is "is there a non-vertical hyperplane
-y = beta^T x + beta_d through h points"; the c-DPS definition itself asks for
-ceil((1 - c) n) points, which equals h only when the realised fraction 1 - h/n equals c.
+(The table's y values are followed; the prose calls the point on the hyperplane for a cover
+vertex, beta_i = 2, "v_i", which in the table is v_i*.)  The reduction asks "is there a
+non-vertical hyperplane y = beta^T x + beta_d through h points"; Definition 5.1 at the
+requested c asks for ceil((1 - c) n) points.  For c < 1/2 these coincide (h - (1 - c) n =
+c zeta - (1 - 2c) m lies in [0, 2c)); for c > 1/2, (1 - c) n - h = (1 - c) eta - (2c - 1) m
+lies in [0, 1 - c), so ceil((1 - c) n) = h + 1 unless (2c - 1) m / (1 - c) is an integer.
 
 Variants (NOT the thesis; the default ``"thesis"`` is the construction above):
 ``"pstar_minus_one"`` moves p* to y = -1, closing the beta_d = 1 loophole (with beta_d = 1,
