@@ -102,3 +102,23 @@ def test_cover_hyperplane_passes_through_exactly_h_points(graph, c):
                 assert all((f"v{i}*" in labels) == (i in s) for i in range(nv))
             else:
                 assert len(on) < red.h
+
+
+def test_threshold_vs_h_over_a_grid_of_c_and_m():
+    """ceil((1-c) n) == h for every c < 1/2; for c > 1/2 it is h + 1 unless (2c-1)m/(1-c) is an
+    integer; with eta rounded down (variant "repaired") it is h for every c."""
+    import math
+
+    from modelrepair.hardness.reduction import padding_counts
+
+    for num in range(1, 100):
+        c = Fraction(num, 100)
+        if c == Fraction(1, 2):
+            continue
+        for m in range(3, 40):
+            for floor in (False, True):
+                zeta, eta = padding_counts(m - 2, 0, c, eta_floor=floor)
+                n, h = 2 * m + zeta + eta, m + zeta
+                exact = ((2 * c - 1) * m / (1 - c)).denominator == 1
+                want = h + 1 if (c > Fraction(1, 2) and not exact and not floor) else h
+                assert math.ceil((1 - c) * n) == want, (c, m, floor)
