@@ -161,8 +161,12 @@ def solve_bruteforce(points: Points, y: Sequence[Fraction], *, eliminate_free: b
 def _quiet_c_stdout() -> Iterator[None]:
     """Silence file descriptor 1 (HiGHS' C++ code prints debug lines such as
     "transformNewIntegerFeasibleSolution tmpSolver.run();" straight to it)."""
-    sys.stdout.flush()
-    saved = os.dup(1)
+    try:
+        sys.stdout.flush()
+        saved = os.dup(1)
+    except (OSError, ValueError):  # no usable fd 1: nothing to silence
+        yield
+        return
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
         os.dup2(devnull, 1)
