@@ -33,7 +33,19 @@ CHECKPOINTS = (8, 16, 24, 32, 45, 60, 80, 100, 130, 160, 200, 250, 300, 400, 500
 
 
 def range_basis(A: np.ndarray, rank_tol: float = 1e-10) -> tuple[np.ndarray, np.ndarray]:
-    """(Q, T): Q (d x r) orthonormal basis of range(A), T (n x r) with A T = Q."""
+    """(Q, T): Q (d x r) orthonormal basis of range(A), T (n x r) with A T = Q.
+
+    Well-conditioned A (cond < 1e4): eigen-decomposition of A^T A twice (CholeskyQR2-like,
+    BLAS-3 only). Otherwise, or if rank-deficient: thin SVD with relative rank tolerance.
+    """
+    G = A.T @ A
+    w, V = np.linalg.eigh(G)
+    if w.size and w[0] > 1e-8 * w[-1] > 0:
+        T = V / np.sqrt(w)
+        Q = A @ T
+        w2, V2 = np.linalg.eigh(Q.T @ Q)
+        T2 = V2 / np.sqrt(w2)
+        return np.ascontiguousarray(Q @ T2), T @ T2
     Uf, s, Vt = np.linalg.svd(A, full_matrices=False)
     r = int(np.sum(s > rank_tol * s[0])) if s.size and s[0] > 0 else 0
     return np.ascontiguousarray(Uf[:, :r]), Vt[:r].T / s[:r]
@@ -61,6 +73,7 @@ def solve_batched(
     zero_tol: float = 1e-9,
     fallback: str | None = "highs",
     cg_iters: int = 6,
+    rounds: int = 10,
     **_options,
 ) -> LadSolution:
     """Batched LAD (see module doc). ``backend`` defaults to numpy on the CPU, torch else.
@@ -99,7 +112,7 @@ def solve_batched(
         b64 = ops.take_cols(B64, cols) if active.size < m else B64
         x, _ = exact_finish(ops, Q64, b64, ops.cast(st.x, "float64"))
         lam0 = ops.cast(dual_estimate(st, threshold), "float64")
-        cert = certify(ops, Q64, b64, x, lam0, tau[cols], cg_iters=cg_iters)
+        cert = certify(ops, Q64, b64, x, lam0, tau[cols], cg_iters=cg_iters, rounds=rounds)
         good = np.asarray(ops.to_numpy(cert.certified), bool)
         if _DEBUG:
             print(f"iter {cp}: active {active.size}, certified {good.sum()}"

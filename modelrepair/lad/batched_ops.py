@@ -51,13 +51,18 @@ class NumpyOps:
         """Solve ``M[j] x_j = rhs[:, j]`` for every j; returns (x (k x cols), ok mask)."""
         try:
             x = np.linalg.solve(M, rhs.T[..., None])[..., 0].T
-        except np.linalg.LinAlgError:
+        except np.linalg.LinAlgError:  # some matrix exactly singular: solve the others
             x = np.full(rhs.shape, np.nan)
-            for j in range(M.shape[0]):
-                try:
-                    x[:, j] = np.linalg.solve(M[j], rhs[:, j])
-                except np.linalg.LinAlgError:
-                    pass
+            sign, _ = np.linalg.slogdet(M)
+            good = np.flatnonzero(sign != 0)
+            try:
+                x[:, good] = np.linalg.solve(M[good], rhs[:, good].T[..., None])[..., 0].T
+            except np.linalg.LinAlgError:
+                for j in good:
+                    try:
+                        x[:, j] = np.linalg.solve(M[j], rhs[:, j])
+                    except np.linalg.LinAlgError:
+                        pass
         ok = np.all(np.isfinite(x), axis=0)
         return x, ok
 

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 BOX_TOL = 1e-9
 
 
@@ -67,7 +69,7 @@ def project_free(ops, Q, Ff, lam, iters: int):
 
 
 def certify(
-    ops, Q, B, X, lam0, tau, eq_tol: float | None = None, cg_iters: int = 0
+    ops, Q, B, X, lam0, tau, eq_tol: float | None = None, cg_iters: int = 0, rounds: int = 1
 ) -> Certificate:
     """Try to certify each column x_j of X (r x cols) as optimal for b_j; see module doc."""
     xp = ops.xp
@@ -78,9 +80,26 @@ def certify(
     F = xp.abs(R) <= tau
     n_free = F.sum(0)
     lam = xp.where(F, xp.clip(lam0, -1.0, 1.0), xp.sign(R))
+    ok_free = n_free >= r
+    cert = np.zeros(lam.shape[1], bool)
     if cg_iters:
         Ff = F.to(lam.dtype) if ops.name == "torch" else F.astype(lam.dtype)
-        lam = xp.clip(project_free(ops, Q, Ff, lam, cg_iters), -1.0, 1.0)
+        cert, lam = _pocs(ops, Q, Ff, lam, ok_free, cg_iters, rounds, eq_tol)
+    rest = np.flatnonzero(~cert)
+    if rest.size:
+        ir = ops.index(rest)
+        c2, l2 = _basis_dual(ops, Q, ops.take_cols(F, ir), ops.take_cols(lam, ir), eq_tol)
+        c2 = np.asarray(ops.to_numpy(c2), bool) & np.asarray(ops.to_numpy(ok_free), bool)[rest]
+        lam[:, ir] = l2
+        cert[rest[c2]] = True
+    return Certificate(ops.asarray(cert.astype(float)) > 0.5, lam, n_free)
+
+
+def _basis_dual(ops, Q, F, lam, eq_tol):
+    """Exact correction on the r free rows with the most slack: (certified, lam)."""
+    xp = ops.xp
+    r = Q.shape[1]
+    lam = xp.clip(lam, -1.0, 1.0)
     slack = xp.where(F, 1.0 - xp.abs(lam), -1.0 + 0.0 * lam)
     S2 = ops.smallest(-slack, r)
     ops.scatter(lam, S2, 0.0 * ops.gather(lam, S2))
@@ -88,12 +107,46 @@ def certify(
     M = _rows(ops, Q, S2)
     Mt = M.transpose(1, 2) if ops.name == "torch" else M.transpose(0, 2, 1)
     x, ok = ops.solve(Mt, -g)
-    ops.scatter(lam, S2, x)
-    box = xp.abs(x).max(0) if ops.name == "numpy" else xp.abs(x).amax(0)
-    eq = xp.abs(Q.T @ lam)
-    eq = eq.max(0) if ops.name == "numpy" else eq.amax(0)
-    cert = ok & (n_free >= r) & (box <= 1.0 + BOX_TOL) & (eq <= eq_tol)
-    return Certificate(cert, lam, n_free)
+    ops.scatter(lam, S2, xp.where(ok[None, :], x, 0.0 * x))
+    cert = ok & (_colmax(ops, x) <= 1.0 + BOX_TOL) & (_colmax(ops, Q.T @ lam) <= eq_tol)
+    return cert, lam
+
+
+def _pocs(ops, Q, Ff, lam, ok_free, cg_iters, rounds, eq_tol):
+    """Alternating projections onto {Q^T lam = 0, lam_N fixed} (CG) and the box [-1, 1].
+
+    Columns leave as soon as an (unclipped) projection lies in the box. Returns
+    (certified mask, lam that certifies where certified, clipped lam elsewhere).
+    """
+    xp = ops.xp
+    m = lam.shape[1]
+    cert = np.zeros(m, bool)
+    lam1 = lam + 0.0
+    act = np.flatnonzero(np.asarray(ops.to_numpy(ok_free), bool))
+    for _ in range(max(1, rounds)):
+        if act.size == 0:
+            break
+        ia = ops.index(act)
+        sub_f = ops.take_cols(Ff, ia) if act.size < m else Ff
+        sub_l = ops.take_cols(lam1, ia) if act.size < m else lam1
+        lam_p = project_free(ops, Q, sub_f, sub_l, cg_iters)
+        good = (_colmax(ops, lam_p) <= 1.0 + BOX_TOL) & (_colmax(ops, Q.T @ lam_p) <= eq_tol)
+        g = np.asarray(ops.to_numpy(good), bool)
+        new = xp.where(good[None, :], lam_p, xp.clip(lam_p, -1.0, 1.0))
+        if act.size < m:
+            lam1[:, ia] = new
+        else:
+            lam1 = new
+        cert[act[g]] = True
+        act = act[~g]
+    return cert, lam1
+
+
+def _colmax(ops, X):
+    """max |X| per column (NaN -> inf so it never passes a bound)."""
+    xp = ops.xp
+    A = xp.where(xp.isnan(X), float("inf") + 0.0 * X, xp.abs(X))
+    return A.max(0) if ops.name == "numpy" else A.amax(0)
 
 
 def exact_finish(ops, Q, B, X):
