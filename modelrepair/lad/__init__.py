@@ -55,7 +55,7 @@ class LadSolution:
 
 LadBackend = Callable[..., LadSolution]
 _BACKENDS: dict[str, LadBackend] = {}
-DEFAULT_SOLVER = "highs"
+DEFAULT_SOLVER = "batched"
 
 
 def register_solver(name: str) -> Callable[[LadBackend], LadBackend]:

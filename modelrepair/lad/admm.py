@@ -42,13 +42,24 @@ def admm_iterate(ops, Q, QT, B, st: AdmmState, iters: int, k: float, alpha: floa
     """Run ``iters`` ADMM steps on all columns of B (same dtype as Q)."""
     xp = ops.xp
     x, z, w = st.x, st.z, st.w
+    torch = ops.name == "torch"
     for _ in range(iters):
         x = QT @ (B + z - w)
-        h = Q @ x
-        # v = alpha*Qx + (1-alpha)*(z+b) - b + w
-        v = h * alpha + (z + B) * (1.0 - alpha) - B + w
-        w = xp.clip(v, -k, k)
-        z = v - w
+        v = Q @ x
+        # v = alpha*Qx + (1-alpha)*(z+b) - b + w = alpha*(Qx - b) + (1-alpha)*z + w, in place
+        if torch:
+            v.sub_(B).mul_(alpha).add_(z, alpha=1.0 - alpha).add_(w)
+            w = v.clamp(-k, k)
+            z = v.sub_(w)
+        else:
+            v -= B
+            v *= alpha
+            z *= 1.0 - alpha
+            v += z
+            v += w
+            w = xp.clip(v, -k, k)
+            v -= w
+            z = v
     return AdmmState(x, z, w)
 
 

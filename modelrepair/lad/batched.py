@@ -76,7 +76,9 @@ def solve_batched(
     rounds: int = 10,
     **_options,
 ) -> LadSolution:
-    """Batched LAD (see module doc). ``backend`` defaults to numpy on the CPU, torch else.
+    """Batched ADMM + exact finish + LP-dual certificate; HiGHS for the uncertified rest.
+
+    ``backend`` defaults to numpy on the CPU, torch otherwise (``device="cuda"``).
 
     ``threshold`` is the ADMM soft-threshold 1/rho in units of the column scale;
     ``fallback=None`` reports uncertified columns as "failed" instead of calling HiGHS.

@@ -44,7 +44,7 @@ def test_commands_are_pluggable(monkeypatch, capsys, tmp_path: Path) -> None:
 def test_solvers_lists_backends(capsys) -> None:
     assert main(["solvers"]) == 0
     out = capsys.readouterr().out
-    assert "highs (default):" in out and "cvxpy:" in out
+    assert "batched (default):" in out and "highs:" in out and "cvxpy:" in out
 
 
 def test_user_errors_exit_2_without_traceback(tmp_path: Path) -> None:
