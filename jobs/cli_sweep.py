@@ -124,7 +124,8 @@ def _backend(manifest, args: argparse.Namespace, config=None):
     return cls(opts), asdict(opts)
 
 
-def _execute(sweep_dir: Path, manifest, args: argparse.Namespace, force: bool, config=None) -> int:
+def _execute(sweep_dir: Path, manifest, args: argparse.Namespace, force: bool, config=None) -> tuple[int, bool]:
+    """Run what is not done; returns (exit code, whether every shard is now done)."""
     from jobs.driver import execute
     from jobs.status import sweep_status
 
@@ -136,31 +137,36 @@ def _execute(sweep_dir: Path, manifest, args: argparse.Namespace, force: bool, c
     if not todo:
         if running:
             print(f"nothing submitted: {len(running)} shard(s) still running, {n - len(running)} done ({sweep_dir})")
-        else:
-            print(f"nothing to do: all {n} shards of sweep {manifest.sweep_name!r} are done ({sweep_dir})")
-        return 0
+            return 0, False
+        print(f"nothing to do: all {n} shards of sweep {manifest.sweep_name!r} are done ({sweep_dir})")
+        return 0, True
     if running:
         print(f"{len(running)} shard(s) still running are left alone")
-    if force:  # the runner skips shards whose file is done: remove them first
-        from jobs.shard_io import partial_path, shard_path
+    from jobs.shard_io import partial_path, shard_path
 
-        for sid in todo:
+    for sid in todo:
+        for leftover in shard_path(sweep_dir, sid).parent.glob(f"{sid}.nc.tmp-*"):  # from killed writers
+            leftover.unlink(missing_ok=True)
+        if force:  # the runner skips shards whose file is done: remove them first
             shard_path(sweep_dir, sid).unlink(missing_ok=True)
             partial_path(sweep_dir, sid).unlink(missing_ok=True)
     print(f"running {len(todo)} of {n} shards of sweep {manifest.sweep_name!r} with backend {backend.name!r} ({sweep_dir})")
     report = execute(sweep_dir, manifest, backend, todo, wait=not args.no_wait, progress=not args.quiet)
     if args.no_wait:
         print(f"submitted {len(report.submitted)} shard(s); follow with `mrsweep status {sweep_dir}`")
-        return 0
+        return 0, False
     print(f"{len(report.done)} shard(s) done, {len(report.failed)} failed in {report.seconds:.1f} s")
     if report.failed:
         print(f"see `mrsweep status {sweep_dir}` for their logs; `mrsweep resume {sweep_dir}` reruns them")
-        return 1
-    return 0
+        return 1, False
+    return 0, not running
 
 
-def _finish(sweep_dir: Path, rc: int, aggregate: bool) -> int:
-    if rc != 0:
+def _finish(sweep_dir: Path, outcome: tuple[int, bool], aggregate: bool) -> int:
+    rc, complete = outcome
+    if rc != 0 or not complete:
+        if aggregate and rc == 0:
+            print("not aggregating yet: some shards are still running")
         return rc
     if aggregate:
         from jobs.cli_results import aggregate_and_report
