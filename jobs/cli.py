@@ -21,6 +21,7 @@ COMMAND_MODULES: list[str] = [
     "jobs.cli_solvers",  # solvers
     "jobs.cli_diagnose",  # diagnose (external models)
     "jobs.cli_hardness",  # hardness-check (vertex cover -> c-DPS reduction)
+    "jobs.cli_scaling",  # scaling (repair cost vs model size)
 ]
 
 
