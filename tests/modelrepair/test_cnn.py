@@ -181,3 +181,13 @@ def test_presets_hold_the_six_thesis_structures(repo_root: Path, preset: str) ->
     if preset == "cnn-thesis.toml":
         assert k[0] == 20 and doc["sweep"]["trials"] == 20
         assert doc["grid"]["epsilon"] == {"start": 0.0, "stop": 1.0, "step": 0.025}
+
+
+@pytest.mark.parametrize("design", ["filters_mean", "filters_median"])
+def test_dense_design_from_read_back_filters(trained: FittedCNN, design: str) -> None:
+    """Dense design rebuilt by convolving with filters read back from W~: same verdicts."""
+    out = _cell(_with(trained, dense_design=design), 0.1)
+    ref = _cell(trained, 0.1)
+    assert out.exact_repair and ref.exact_repair
+    assert out.layers[1].max_abs_error < 1e-9
+    assert out.layers[0] == ref.layers[0]
