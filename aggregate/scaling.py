@@ -16,7 +16,8 @@ with k >= 2 sizes, ordinary least squares on the medians
 
     log t = a + b log size,   se(b) = sqrt(RSS / (k - 2) / sum_i (x_i - xbar)^2)
 
-(natural logs; se is NaN for k = 2). Medians make the fit robust to the slow first cell of a
+(natural logs; se is NaN for k = 2; optionally only sizes >= a threshold, since small
+problems can be bound by fixed per-call overhead). Medians make the fit robust to the slow first cell of a
 worker (imports, warm-up). Ratios between solvers are ``median(solver) / median(reference)``
 per (kind, n, eps, size), the reference being the first sweep given.
 """
@@ -181,10 +182,13 @@ def _series_key(p: TimingPoint | PowerLawFit) -> tuple:
     return (p.solver, p.kind, -1 if p.n is None else p.n, p.epsilon)
 
 
-def fit_series(points: Sequence[TimingPoint]) -> list[PowerLawFit]:
-    """One power-law fit per (solver, kind, n, eps) series of timing points."""
+def fit_series(points: Sequence[TimingPoint], min_size: int = 0) -> list[PowerLawFit]:
+    """One power-law fit per (solver, kind, n, eps) series, on its points with size >= ``min_size``
+    (to leave out small sizes where fixed overhead, not the problem size, sets the time)."""
     groups: dict[tuple, list[TimingPoint]] = {}
     for p in points:
+        if p.size < min_size:
+            continue
         groups.setdefault(_series_key(p), []).append(p)
     fits = []
     for pts in groups.values():
@@ -250,6 +254,7 @@ def plot_scaling(result: ScalingResult, out_dir: Path, formats: Sequence[str] = 
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FixedFormatter, FixedLocator, NullFormatter
 
     kinds = list(dict.fromkeys(p.kind for p in result.points))
     epss = sorted({p.epsilon for p in result.points})
@@ -279,16 +284,21 @@ def plot_scaling(result: ScalingResult, out_dir: Path, formats: Sequence[str] = 
                     ax.errorbar(x, med, yerr=err, fmt=SOLVER_MARKERS[si % len(SOLVER_MARKERS)], color=color,
                                 markersize=5, capsize=2, linewidth=1, label=label)
                     if fit is not None and np.isfinite(fit.slope):
-                        xs = np.geomspace(x.min(), x.max(), 50)
+                        xs = np.geomspace(fit.size_min, fit.size_max, 50)
                         ax.plot(xs, fit.predict(xs), SOLVER_LINES[si % len(SOLVER_LINES)], color=color, linewidth=1.3)
             ax.set_xscale("log")
             ax.set_yscale("log")
+            sizes = sorted({p.size for p in pts})
+            ax.xaxis.set_major_locator(FixedLocator(sizes))
+            ax.xaxis.set_major_formatter(FixedFormatter([f"{s:,}" for s in sizes]))
+            ax.xaxis.set_minor_formatter(NullFormatter())
+            ax.tick_params(axis="x", labelsize=8)
             ax.set_xlabel(SIZE_LABELS.get(kind, "size"))
             if c == 0:
                 ax.set_ylabel("solve seconds per cell (median, IQR)")
             ax.set_title(f"{kind}, eps = {eps:g}")
             ax.grid(True, which="both", alpha=0.25)
-            ax.legend(fontsize=7, loc="upper left")
+            ax.legend(fontsize=7, loc="best")
     fig.suptitle("Repair cost vs model size (fit: log t = a + slope log size, on medians)", fontsize=10)
     fig.tight_layout()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -348,11 +358,13 @@ def scaling_study(
     *,
     allow_partial: bool = False,
     formats: Sequence[str] = ("png", "pdf"),
+    fit_min_size: int = 0,
 ) -> ScalingResult:
     """Merge each sweep (aggregate.merge.merge_sweep), time and fit, write figure + CSVs to ``out_dir``.
 
     Each sweep is labelled by its ``solver`` attribute (sweep name added if two share one);
-    the first sweep's solver is the reference of the ratios. Raises UserError when no model
+    the first sweep's solver is the reference of the ratios; fits use sizes >= ``fit_min_size``
+    (the figure shows every size). Raises UserError when no model
     of a known kind has a usable time.
     """
     from aggregate.merge import merge_sweep
@@ -373,7 +385,10 @@ def scaling_study(
     if not points:
         raise UserError(f"{', '.join(str(d) for d in sweep_dirs)}: no linear or twolayer model with a usable "
                         "solve time; the scaling study needs sweeps of those kinds")
-    result = ScalingResult(tuple(points), tuple(fit_series(points)), labels[0], notes=tuple(notes))
+    fits = fit_series(points, fit_min_size)
+    if fit_min_size and not fits:
+        raise UserError(f"fit_min_size {fit_min_size}: larger than every model size; lower it")
+    result = ScalingResult(tuple(points), tuple(fits), labels[0], notes=tuple(notes))
     out = Path(out_dir)
     paths = {**plot_scaling(result, out, formats), **write_csvs(result, out)}
     summary = format_summary(result)

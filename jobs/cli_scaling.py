@@ -21,6 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("sweeps", nargs="+", metavar="sweep", help="sweep folder (or its config .toml); the first is the ratio reference")
     p.add_argument("--output", "-o", help="folder for the outputs (default: <first sweep>/aggregate)")
     p.add_argument("--allow-partial", action="store_true", help="use the valid shards even if some are missing or bad")
+    p.add_argument("--fit-min-size", type=int, default=0, metavar="SIZE",
+                   help="fit slopes on sizes >= SIZE only (small sizes can be overhead-bound); the figure shows all")
     p.add_argument("--format", action="append", dest="formats", choices=("png", "pdf", "svg"),
                    help="figure format (repeatable; default png and pdf)")
     p.set_defaults(func=cmd_scaling)
@@ -42,7 +44,7 @@ def cmd_scaling(args: argparse.Namespace) -> int:
     dirs = [_sweep_dir(t) for t in args.sweeps]
     out = Path(args.output) if args.output else dirs[0] / "aggregate"
     result = scaling_study(dirs, out, allow_partial=args.allow_partial,
-                           formats=tuple(args.formats or ("png", "pdf")))
+                           formats=tuple(args.formats or ("png", "pdf")), fit_min_size=args.fit_min_size)
     print(result.summary.rstrip())
     for key, path in result.paths.items():
         print(f"{key}: {path}")

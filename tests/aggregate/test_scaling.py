@@ -12,7 +12,7 @@ import pytest
 import xarray as xr
 from shard_factory import make_cells, write_sweep
 
-from aggregate.scaling import fit_power_law, model_size, scaling_study
+from aggregate.scaling import fit_power_law, fit_series, model_size, scaling_study
 
 SIZES = (200, 500, 1000, 2000, 5000)
 NS = (25, 50)
@@ -92,6 +92,9 @@ def test_scaling_study_recovers_known_power_laws(tmp_path: Path) -> None:
         assert fit.slope == pytest.approx(want, abs=0.05)
         assert 0 < fit.slope_se < 0.05
         assert (fit.n_sizes, fit.size_min, fit.size_max) == (5, 200, 5000)
+    upper = fit_series(result.points, min_size=1000)  # sizes 1000, 2000, 5000 only
+    assert len(upper) == 8 and all((f.n_sizes, f.size_min) == (3, 1000) for f in upper)
+    assert all(f.slope == pytest.approx(1.5 if f.solver == "highs" else 1.0, abs=0.08) for f in upper)
     failed = [p for p in result.points if p.model == "n25-p1000" and p.epsilon == 0.1 and p.solver == "highs"]
     assert failed[0].cells == TRIALS - 1
     assert any("status error" in n for n in result.notes)
