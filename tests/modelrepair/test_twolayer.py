@@ -154,3 +154,19 @@ def test_spec_counts_parameters_and_is_cacheable():
     spec = make_spec()
     assert spec.cacheable and spec.n_parameters() == D * P + P
     assert spec.content_hash() != make_spec(training="joint").content_hash()
+
+
+def test_colon_network_is_trained_on_thesis_labels_and_repaired(colon_paths):
+    x_path, y_path = colon_paths
+    design = {"source": "colon", "p": 100, "data": str(x_path), "labels": str(y_path),
+              "log_transform": True, "standardize": True}  # fmt: skip
+    spec = spec_from_dict({"kind": "twolayer", "design": design, "hidden": 200, "steps": 200, "lr": 0.015})
+    m = spec.fit(np.random.SeedSequence(0))
+    assert m.X.shape == (62, 100) and m.W.shape == (100, 200)
+    assert sorted(set(m.y)) == [1.0, 2.0] and int(np.sum(m.y == 2.0)) == 40  # 40 tumors -> 2
+    assert m.fit_info["W_rowspace_residual"] < 1e-10
+    assert m.fit_info["loss_after_joint"] < 0.02 * m.fit_info["loss_initial"]
+    tol = RepairSettings(solver="batched", tolerance=1e-5, mode="early_stop")
+    assert m.repair_cell(0.0, np.random.default_rng(0), tol).exact_repair
+    heavy = m.repair_cell(0.3, np.random.default_rng(0), tol)  # d - n = 38 is too few rows
+    assert not heavy.exact_repair and heavy.layers[0].units_repaired < 200
