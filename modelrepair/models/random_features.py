@@ -14,12 +14,21 @@ import numpy as np
 
 from modelrepair.corruption import corrupt
 from modelrepair.models.base import ModelSpec, RepairSettings, register_model_kind
-from modelrepair.models.linear import DesignSpec, min_norm_solution
+from modelrepair.models.linear import DesignSpec
 from modelrepair.models.twolayer import LabelMap, OutputScaling, build_design
 from modelrepair.outcome import CellOutcome
 from modelrepair.repair import repair_layer
 from modelrepair.training import Activation, hidden_features
 from modelrepair.validation import require
+
+
+def min_norm_lstsq(Phi: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Minimum-norm least-squares theta (= Phi^T (Phi Phi^T)^-1 y at full row rank), by SVD.
+
+    Unlike solving with the Gram matrix, it stays numerically inside rowspace(Phi) when
+    Phi is rank deficient (e.g. centred designs or dead ReLU features).
+    """
+    return np.linalg.lstsq(Phi, y, rcond=None)[0]
 
 
 @dataclass
@@ -76,7 +85,7 @@ class RandomFeaturesSpec(ModelSpec):
         sd = 1.0 / np.sqrt(X.shape[1]) if self.feature_sd is None else self.feature_sd
         F = rng.normal(0.0, sd, size=(X.shape[1], self.features))
         Phi = hidden_features(X, F, self.activation, self.scale)
-        theta = min_norm_solution(Phi, y)
+        theta = min_norm_lstsq(Phi, y)
         info = {"train_residual": float(np.linalg.norm(Phi @ theta - y))}
         return FittedRandomFeatures(self, X, y, F, theta, info)
 

@@ -50,3 +50,15 @@ def test_round_trip_and_scaling():
     assert a.layers == b.layers and a.exact_repair
     Phi = hidden_features(m.X, m.F, "relu", 1 / np.sqrt(150))
     np.testing.assert_allclose(Phi @ m.theta, m.y, atol=1e-9)
+
+
+def test_min_norm_stays_in_rowspace_for_rank_deficient_features():
+    from modelrepair.models.random_features import min_norm_lstsq
+
+    rng = np.random.default_rng(0)
+    Phi = rng.standard_normal((10, 40))
+    Phi -= Phi.mean(axis=0)  # centred columns: rank 9
+    y = 1.0 + rng.standard_normal(10)
+    theta = min_norm_lstsq(Phi, y)
+    assert rowspace_residual(Phi.T, theta) < 1e-12
+    np.testing.assert_allclose(theta, np.linalg.pinv(Phi) @ y, atol=1e-12)
