@@ -11,14 +11,15 @@ Model size comes from the shard attribute ``model_specs`` (JSON; jobs/ is not im
 Other kinds are skipped with a note. ``n`` is ``design.n`` (None when read from a file).
 
 Per (solver, model, eps): median and 25/75 % quantiles of ``solve_seconds`` over the cells
-with status other than "error" and a positive finite time. Per series (solver, kind, n, eps)
-with k >= 2 sizes, ordinary least squares on the medians
+with status other than "error" and a positive finite time, with the share of those cells
+exactly repaired (a failing repair often costs a different amount than a succeeding one).
+Per series (solver, kind, n, eps) with k >= 2 sizes, ordinary least squares on the medians
 
     log t = a + b log size,   se(b) = sqrt(RSS / (k - 2) / sum_i (x_i - xbar)^2)
 
 (natural logs; se is NaN for k = 2; optionally only sizes >= a threshold, since small
-problems can be bound by fixed per-call overhead). Medians make the fit robust to the slow first cell of a
-worker (imports, warm-up). Ratios between solvers are ``median(solver) / median(reference)``
+problems can be bound by fixed per-call overhead). Medians make the fit robust to the slow
+first cell of a worker (imports, warm-up). Ratios between solvers are ``median(solver) / median(reference)``
 per (kind, n, eps, size), the reference being the first sweep given.
 """
 
@@ -72,6 +73,7 @@ class TimingPoint:
     median_s: float
     q25_s: float
     q75_s: float
+    exact_fraction: float  # of these cells, the share exactly repaired (cost often differs when < 1)
 
 
 @dataclass(frozen=True)
@@ -157,6 +159,7 @@ def timing_points(ds: xr.Dataset, solver: str) -> tuple[list[TimingPoint], list[
     models = ds[S.COORD_MODEL].values.astype(str)
     eps = np.round(ds[S.COORD_EPSILON].values.astype(float), 12)
     seconds = ds[S.VAR_SOLVE_SECONDS].values.astype(float)
+    exact = ds[S.VAR_EXACT_REPAIR].values.astype(bool)
     usable = (ds[S.VAR_STATUS].values.astype(str) != "error") & np.isfinite(seconds) & (seconds > 0)
     points, notes = [], []
     for model in dict.fromkeys(models):
@@ -166,7 +169,8 @@ def timing_points(ds: xr.Dataset, solver: str) -> tuple[list[TimingPoint], list[
             notes.append(f"{solver}: model {model!r} (kind {kind!r}) skipped: no size rule for this kind")
             continue
         for e in sorted(set(eps[models == model])):
-            t = seconds[(models == model) & (eps == e) & usable]
+            sel = (models == model) & (eps == e) & usable
+            t = seconds[sel]
             dropped = int(np.sum((models == model) & (eps == e))) - t.size
             if dropped:
                 notes.append(f"{solver}: {model} eps={e:g}: {dropped} cell(s) without a usable time (status error)")
@@ -174,7 +178,7 @@ def timing_points(ds: xr.Dataset, solver: str) -> tuple[list[TimingPoint], list[
                 continue
             q25, med, q75 = np.quantile(t, [0.25, 0.5, 0.75])
             points.append(TimingPoint(solver, size.kind, model, size.n, float(e), size.size_name, size.size,
-                                      int(t.size), float(med), float(q25), float(q75)))
+                                      int(t.size), float(med), float(q25), float(q75), float(exact[sel].mean())))
     return points, notes
 
 
@@ -281,8 +285,13 @@ def plot_scaling(result: ScalingResult, out_dir: Path, formats: Sequence[str] = 
                     if fit is not None and np.isfinite(fit.slope):
                         se = f" ± {fit.slope_se:.2f}" if np.isfinite(fit.slope_se) else ""
                         label += f": slope {fit.slope:.2f}{se}"
-                    ax.errorbar(x, med, yerr=err, fmt=SOLVER_MARKERS[si % len(SOLVER_MARKERS)], color=color,
-                                markersize=5, capsize=2, linewidth=1, label=label)
+                    marker = SOLVER_MARKERS[si % len(SOLVER_MARKERS)]
+                    ax.errorbar(x, med, yerr=err, fmt=marker, color=color, markersize=5, capsize=2,
+                                linewidth=1, label=label)
+                    partial = np.array([p.exact_fraction < 1.0 for p in ser])
+                    if partial.any():  # hollow: some cells not exactly repaired
+                        ax.plot(x[partial], med[partial], marker, color=color, markerfacecolor="white",
+                                markersize=5, linestyle="none")
                     if fit is not None and np.isfinite(fit.slope):
                         xs = np.geomspace(fit.size_min, fit.size_max, 50)
                         ax.plot(xs, fit.predict(xs), SOLVER_LINES[si % len(SOLVER_LINES)], color=color, linewidth=1.3)
@@ -299,7 +308,8 @@ def plot_scaling(result: ScalingResult, out_dir: Path, formats: Sequence[str] = 
             ax.set_title(f"{kind}, eps = {eps:g}")
             ax.grid(True, which="both", alpha=0.25)
             ax.legend(fontsize=7, loc="best")
-    fig.suptitle("Repair cost vs model size (fit: log t = a + slope log size, on medians)", fontsize=10)
+    fig.suptitle("Repair cost vs model size (fit: log t = a + slope log size, on medians; "
+                 "hollow marker: not every cell exactly repaired)", fontsize=10)
     fig.tight_layout()
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {}

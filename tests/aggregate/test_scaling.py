@@ -97,6 +97,7 @@ def test_scaling_study_recovers_known_power_laws(tmp_path: Path) -> None:
     assert all(f.slope == pytest.approx(1.5 if f.solver == "highs" else 1.0, abs=0.08) for f in upper)
     failed = [p for p in result.points if p.model == "n25-p1000" and p.epsilon == 0.1 and p.solver == "highs"]
     assert failed[0].cells == TRIALS - 1
+    assert all(p.exact_fraction == 1.0 for p in result.points)
     assert any("status error" in n for n in result.notes)
 
     slopes = read_csv(out / "scaling_slopes.csv")
@@ -148,6 +149,14 @@ def test_cli_scaling_on_a_tiny_real_sweep(tmp_path: Path, capsys) -> None:
     assert [(r["model"], r["size"], r["cells"]) for r in times] == [("n10-p40", "40", "3"), ("n10-p160", "160", "3")]
     assert all(float(r["q25_s"]) <= float(r["median_s"]) <= float(r["q75_s"]) for r in times)
     assert all(float(r["ratio_to_reference"]) == 1.0 for r in times)
+    parts = []
+    for f in sorted((sweep_dir / "shards").glob("*.nc")):
+        with xr.open_dataset(f, engine="netcdf4") as ds:
+            parts.append(ds.load())
+    cells = xr.concat(parts, dim="cell")
+    for r in times:  # share of exactly repaired cells, counted from the shard files
+        want = float(cells["exact_repair"].values[cells["model"].values == r["model"]].mean())
+        assert float(r["exact_fraction"]) == pytest.approx(want)
     # default output folder: <first sweep>/aggregate
     assert main(["scaling", str(sweep_dir), "--format", "png"]) == 0
     assert (sweep_dir / "aggregate" / "scaling.png").is_file()
