@@ -4,7 +4,8 @@
   plus per-sweep overrides of any profile field in the ``[executor]`` table.
 - Arrays are split so that no array is longer than the cluster's MaxArraySize (read once
   from ``scontrol show config``; the profile's ``max_array_size`` overrides it): array
-  indices stay below it. ``array_parallelism`` caps the running tasks of each array.
+  indices stay below it. ``array_parallelism`` caps the running tasks of the sweep (split
+  arrays are chained with ``afterany`` dependencies so the cap holds across them).
 - Each array task runs one shard (many cells) as a checkpointable task
   (`jobs.checkpoint.SlurmShardTask`); submitit writes one log pair per array task
   (``<A>_<a>_0_log.out/.err``) in the run's log folder.
@@ -15,16 +16,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 import subprocess
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from jobs.executors.base import Backend, SubmittedJob, Task, chunked
+from jobs.executors.base import Backend, SubmittedJob, Task, chunked, now_iso, record_jobs
 from jobs.profiles import SlurmProfile, find_profile, load_profile, profile_from_mapping
 from modelrepair.errors import SpecError, UserError
 
@@ -149,21 +151,53 @@ class SlurmBackend(Backend):
         executor.update_parameters(setup=setup, **self.profile.submitit_parameters())
         return executor
 
+    def _arrays(self, tasks: Sequence[Task], folder: Path) -> Iterator[list[SubmittedJob]]:
+        """Submit ``tasks`` as arrays of at most ``max_array_size``; yield each array's jobs.
+
+        ``array_parallelism`` caps the whole sweep, not each array: every array runs at most
+        ``p = min(array_parallelism, len)`` tasks at once, and arrays form
+        ``array_parallelism // p`` chains, each array starting when the previous one of its
+        chain has ended (``--dependency=afterany``).
+        """
+        chunks = chunked(list(tasks), self.max_array_size)
+        if not chunks:
+            return
+        limit = self.profile.array_parallelism
+        lanes: list[str | None] = [None] * max(1, limit // min(limit, max(len(c) for c in chunks)))
+        fn = self.task_function()
+        for k, chunk in enumerate(chunks):
+            executor = self.make_executor(Path(folder))
+            after = lanes[k % len(lanes)]
+            if after:
+                executor.update_parameters(dependency=f"afterany:{after}")
+            jobs = executor.map_array(fn, [t.sweep_dir for t in chunk], [t.shard_id for t in chunk])
+            lanes[k % len(lanes)] = str(jobs[0].job_id).split("_")[0]
+            stamp = now_iso()
+            yield [SubmittedJob(t.shard_id, self.name, str(j.job_id), str(folder), stamp)
+                   for t, j in zip(chunk, jobs, strict=True)]
+
+    def submit(self, tasks: Sequence[Task], folder: Path) -> list[SubmittedJob]:
+        return [job for array in self._arrays(tasks, folder) for job in array]
+
     def submit_and_record(self, tasks: Sequence[Task], folder: Path, sweep_dir: Path,
                           manifest_hash: str) -> list[SubmittedJob]:
         """Submit array by array, recording each at once: a refused array never orphans
         the arrays already queued (they are in jobs.jsonl) and stops with sbatch's message."""
         from submitit.core.utils import FailedJobError, FailedSubmissionError
 
-        chunks = chunked(list(tasks), self.max_array_size)
+        n = len(chunked(list(tasks), self.max_array_size))
         done: list[SubmittedJob] = []
-        for k, chunk in enumerate(chunks):
+        arrays = self._arrays(tasks, folder)
+        for k in range(n):
             try:
-                done += super().submit_and_record(chunk, folder, sweep_dir, manifest_hash)
+                array = next(arrays)
             except (FailedJobError, FailedSubmissionError, OSError) as err:
                 msg = " ".join(str(err).split()) or type(err).__name__
-                raise SlurmError(f"sbatch refused array {k + 1} of {len(chunks)} ({len(done)} shard(s) "
+                raise SlurmError(f"sbatch refused array {k + 1} of {n} ({len(done)} shard(s) "
                                  f"already submitted and recorded in jobs.jsonl): {msg}") from None
+            array = [dataclasses.replace(j, manifest_hash=manifest_hash) for j in array]
+            record_jobs(sweep_dir, array)
+            done += array
         return done
 
     def task_function(self) -> Any:

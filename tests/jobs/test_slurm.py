@@ -7,6 +7,7 @@ Results are compared with the local/debug backends cell by cell (every variable 
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import shlex
@@ -116,6 +117,14 @@ def wait_final(backend: SlurmBackend, sweep_dir: Path) -> dict[str, str]:
         time.sleep(1)
 
 
+def max_overlap(array_ids: list[str]) -> int:
+    """Most tasks of these arrays that ran at the same time (from sacct Start/End)."""
+    out = subprocess.run(["sacct", "-X", "-n", "-P", "-o", "Start,End", "-j", ",".join(array_ids)],
+                         capture_output=True, text=True, check=True).stdout
+    spans = [line.split("|") for line in out.splitlines() if line.count("|") == 1]
+    return max(sum(s < e2 and s2 < e for s2, e2 in spans) for s, e in spans)
+
+
 def computed_cells(sweep_dir: Path) -> Counter:
     """(shard, cell) -> how many times a run finished computing it, from the task logs."""
     counts: Counter = Counter()
@@ -171,6 +180,11 @@ def test_sweep_as_split_arrays_equals_local_backend(cluster: int, local_referenc
     names = [p.name for p in logs[0].iterdir()]
     assert sum(n.endswith("_log.out") for n in names) == sum(n.endswith("_log.err") for n in names) == 10
     assert sum(n.endswith("_submission.sh") for n in names) == 3
+    # array_parallelism (4) caps the sweep: arrays 2 and 3 wait for the previous one
+    mains = sorted(arrays, key=int)
+    for prev, nxt in itertools.pairwise(mains):
+        assert f"#SBATCH --dependency=afterany:{prev}" in (logs[0] / f"{nxt}_submission.sh").read_text()
+    assert max_overlap(mains) <= 4
     assert all(n == 1 for n in computed_cells(sweep).values()) and len(computed_cells(sweep)) == 20
     assert_same_results(sweep, local_reference[1])
 

@@ -146,3 +146,26 @@ def test_checkpoint_mid_shard_then_requeued_task_resumes(tmp_path: Path, monkeyp
     assert not (tmp_path / "a" / "partial" / "shard-00000.nc").exists()
     with xr.open_dataset(path) as a, xr.open_dataset(reference) as b:
         assert a.drop_vars("solve_seconds").equals(b.drop_vars("solve_seconds"))
+
+
+def test_split_arrays_chained_so_parallelism_caps_the_sweep(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """10 shards, arrays of 4, array_parallelism 8: two chains, array 3 waits for array 1."""
+    from jobs.executors.base import Task, read_jobs
+
+    fake_tools(tmp_path, "")
+    counter = tmp_path / "next_id"
+    counter.write_text("100")
+    for name, body in (("sbatch", f'n=$(cat {counter}); echo $((n+1)) > {counter}; echo "Submitted batch job $n"'),
+                       ("srun", "exit 0")):
+        (tmp_path / "bin" / name).write_text(f"#!/bin/sh\n{body}\n")
+        (tmp_path / "bin" / name).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    backend = SlurmBackend.from_config({"profile": "local", "max_array_size": 4, "array_parallelism": 8})
+    tasks = [Task(str(tmp_path), f"shard-{i:05d}") for i in range(10)]
+    jobs = backend.submit_and_record(tasks, tmp_path / "logs", tmp_path, "h")
+    assert [j.job_id for j in jobs] == [f"{a}_{i}" for a, n in ((100, 4), (101, 4), (102, 2)) for i in range(n)]
+    assert [j.shard_id for j in read_jobs(tmp_path)] == [t.shard_id for t in tasks]
+    scripts = {a: (tmp_path / "logs" / f"{a}_submission.sh").read_text() for a in (100, 101, 102)}
+    assert "--array=0-3%4" in scripts[100] and "--array=0-1%2" in scripts[102]
+    assert "dependency" not in scripts[100] and "dependency" not in scripts[101]
+    assert "#SBATCH --dependency=afterany:100" in scripts[102]
