@@ -13,6 +13,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -189,15 +190,25 @@ def test_sweep_as_split_arrays_equals_local_backend(cluster: int, local_referenc
     assert_same_results(sweep, local_reference[1])
 
 
-def test_cancel_two_tasks_then_resume_runs_only_them(cluster: int, local_reference, tmp_path: Path) -> None:
+def mrsweep(*args: object) -> subprocess.CompletedProcess:
+    """``mrsweep`` in a new process (a new shell: only the sweep folder is shared)."""
+    cmd = [sys.executable, "-m", "jobs.cli", *map(str, args)]
+    return subprocess.run(cmd, capture_output=True, text=True, check=False)
+
+
+def test_cancel_two_tasks_then_resume_runs_only_them(cluster: int, local_reference, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
     cfg = write_config(tmp_path / "grid.toml", **GRID, executor=slurm_options(cluster, cell_delay_s=2))
     sweep = tmp_path / "sweep"
-    assert run_cli("run", cfg, "-o", sweep, "--no-wait") == 0
+    sub = mrsweep("run", cfg, "-o", sweep, "--no-wait", "-q")  # the submitter exits at once
+    assert sub.returncode == 0 and "submitted 10 shard(s)" in sub.stdout, sub.stderr
     backend = SlurmBackend.from_config({k: v for k, v in slurm_options(cluster).items() if k != "backend"})
     jobs = read_jobs(sweep)
     assert len(jobs) == 10
     # resume while everything is queued or running: refuses to submit anything twice
+    capsys.readouterr()
     assert run_cli("resume", sweep, "--no-wait") == 0
+    assert "nothing submitted: 10 shard(s) still running" in capsys.readouterr().out
     assert len(read_jobs(sweep)) == 10
     # wait until two tasks run, cancel them mid-run
     deadline = time.monotonic() + WAIT_LIMIT_S
@@ -219,6 +230,8 @@ def test_cancel_two_tasks_then_resume_runs_only_them(cluster: int, local_referen
     assert all(by_shard[s].job_state == "CANCELLED" for s in cancelled)
     assert all(v.state == "done" for s, v in by_shard.items() if s not in cancelled)
     text = format_status(st)
+    shown = mrsweep("status", sweep)  # from a new shell: job ids from jobs.jsonl, one sacct call
+    assert shown.returncode == 0 and shown.stdout.strip() == text.strip(), shown.stderr
     for s in cancelled:
         assert re.search(rf"failed {s} .*CANCELLED", text)
     assert any("CANCELLED" in line for s in cancelled for line in by_shard[s].log_tail)  # slurmstepd's line
