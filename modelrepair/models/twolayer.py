@@ -179,6 +179,7 @@ class TwoLayerSpec(ModelSpec):
     def fit(self, seed: np.random.SeedSequence) -> FittedTwoLayer:
         from modelrepair.training import train_two_layer
 
+        self._check_device()
         rng = np.random.default_rng(seed)
         X, y = build_design(self.design, self.label_map, rng)
         W0, beta0 = self.init_weights(X.shape[1], rng)
@@ -205,6 +206,17 @@ class TwoLayerSpec(ModelSpec):
         return FittedTwoLayer(
             self, X, y, W0, beta0, res.beta_start, res.W, res.beta, res.loss_history, info
         )
+
+    def _check_device(self) -> None:
+        import torch
+
+        where = f"{self.name or self.kind}.device"
+        try:
+            dev = torch.device(self.device)
+        except RuntimeError:
+            raise SpecError(where, f"not a torch device: {self.device!r} (use \"cpu\" or \"cuda\")") from None
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise SpecError(where, "CUDA is not available on this machine; use device = \"cpu\"")
 
     def from_arrays(self, arrays: Mapping[str, np.ndarray]) -> FittedTwoLayer:
         a = {k: np.asarray(v) for k, v in arrays.items()}

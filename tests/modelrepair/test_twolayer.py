@@ -143,6 +143,16 @@ def test_spec_errors_name_the_field():
         diverging.fit(np.random.SeedSequence(0))
 
 
+def test_unavailable_or_bad_device_is_a_spec_error():
+    import torch
+
+    with pytest.raises(SpecError, match=r"net\.device: not a torch device"):
+        make_spec(device="gpu0", name="net").fit(np.random.SeedSequence(0))
+    if not torch.cuda.is_available():
+        with pytest.raises(SpecError, match=r"net\.device: CUDA is not available"):
+            make_spec(device="cuda", name="net").fit(np.random.SeedSequence(0))
+
+
 def test_label_maps():
     t = np.array([0.0, 1.0, 1.0])
     np.testing.assert_array_equal(map_labels(t, "thesis"), [1.0, 2.0, 2.0])
