@@ -44,8 +44,8 @@ def repair_layer(
 ) -> LayerRepair:
     """Repair every column of ``eta`` (rows x units; a 1-D vector is one unit).
 
-    ``mode="full"`` solves all units. ``mode="early_stop"`` solves in chunks of ``chunk``
-    units and stops after the first chunk holding a unit that is not exactly repaired
+    ``mode="full"`` solves all units. ``mode="early_stop"`` solves in chunks that double
+    from 2 up to ``chunk`` units and stops after the first chunk holding a unit that is not exactly repaired
     (as the thesis did); unsolved units are reported as not repaired.
     A solver failure on any unit makes ``solver_ok`` False and leaves NaN there.
     """
@@ -56,9 +56,15 @@ def repair_layer(
     units = E.shape[1]
     repaired = np.full(E.shape, np.nan)
     seconds, certified, solver_ok, solved = 0.0, 0, True, 0
-    step = units if settings.mode == "full" else max(1, chunk)
-    for start in range(0, units, step):
+    # early_stop: chunks of 2, 4, 8, ... up to `chunk` units, so a failing layer stops
+    # after a few cheap solves and a repairable one is still solved in large batches.
+    step = units if settings.mode == "full" else min(2, max(1, chunk))
+    start = 0
+    while start < units:
         cols = slice(start, min(units, start + step))
+        start = cols.stop
+        if settings.mode == "early_stop":
+            step = min(2 * step, max(1, chunk))
         sol = solve_lad(A, E[:, cols], solver=settings.solver, device=settings.device)
         seconds += sol.seconds
         certified += int(np.sum(sol.status == "certified"))

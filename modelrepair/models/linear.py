@@ -56,13 +56,13 @@ class DesignSpec:
 
 
 def min_norm_solution(X: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """theta = X^T (X X^T)^-1 y, by solving (X X^T) a = y (lstsq if singular)."""
-    G = X @ X.T
-    try:
-        a = np.linalg.solve(G, y)
-    except np.linalg.LinAlgError:
-        a = np.linalg.lstsq(G, y, rcond=None)[0]
-    return X.T @ a
+    """theta = X^T (X X^T)^-1 y: the minimum-norm least-squares solution of X theta = y.
+
+    Computed by SVD least squares (``numpy.linalg.lstsq``), never by inverting X X^T: it
+    stays in rowspace(X) and fits y even when X is rank deficient (e.g. standardized data,
+    whose centred rows are linearly dependent).
+    """
+    return np.linalg.lstsq(X, y, rcond=None)[0]
 
 
 @dataclass
