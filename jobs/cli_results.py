@@ -9,7 +9,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "aggregate", help="merge shard files into curves, a summary and figures",
         description="Merge <sweep>/shards/*.nc (validated against manifest.json), compute repair "
-        "probability with 95%% intervals per (model, eps), write <sweep>/aggregate/{curves.nc, "
+        "probability with 95% intervals per (model, eps), write <sweep>/aggregate/{curves.nc, "
         "summary.csv, summary.txt, figures}. Fails if shards are missing or bad unless --allow-partial.",
     )
     p.add_argument("sweep", help="sweep folder (or its config .toml)")
