@@ -208,8 +208,6 @@ class CNNSpec(ModelSpec):
     dense_design: Literal["matrix", "filters_mean", "filters_median"] = "matrix"
 
     def __post_init__(self) -> None:
-        require(bool(self.images), "images", "path to the MNIST images IDX file is required")
-        require(bool(self.labels), "labels", "path to the MNIST labels IDX file is required")
         require(self.n > 0, "n", f"must be a positive integer, got {self.n}")
         require(self.crop is None or 0 < self.crop <= 28, "crop", f"must be in 1..28, got {self.crop}")
         for name in ("filters", "kernel", "stride", "dilation", "pool_size"):
@@ -252,10 +250,16 @@ class CNNSpec(ModelSpec):
     def load(self, seed: int = 0):
         return load_mnist_digits(self.images, self.labels, self.n, labels=self.coding(), selection=self.selection, seed=seed, crop=self.crop)
 
+    def _require_paths(self) -> None:
+        require(bool(self.images), "images", "path to the MNIST images IDX file is required")
+        require(bool(self.labels), "labels", "path to the MNIST labels IDX file is required")
+
     def check_data(self) -> None:
+        self._require_paths()
         self.load()
 
     def fit(self, seed: np.random.SeedSequence) -> FittedCNN:
+        self._require_paths()
         data_seed, train_seed = seed.spawn(2)
         data = self.load(int(data_seed.generate_state(1)[0]))
         F0, F, b0, b, info = train_layerwise(self, data.images, data.y, np.random.default_rng(train_seed))

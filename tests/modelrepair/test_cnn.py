@@ -156,8 +156,9 @@ def test_spec_from_config_table(mnist_dir: Path) -> None:
         spec_from_dict({**table, "pool": "mean"})
     with pytest.raises(SpecError, match="model.kernel: kernel 29 leaves"):
         spec_from_dict({**table, "kernel": 29})
-    with pytest.raises(SpecError, match="model.images: path"):
-        spec_from_dict({"kind": "cnn", "labels": "l.gz"})
+    with pytest.raises(SpecError, match="images: path"):
+        spec_from_dict({"kind": "cnn", "labels": "l.gz"}).check_data()
+    assert CNNSpec().kernel == 19  # every field has a default (ModelSpec contract)
     with pytest.raises(SpecError, match="model.filterz: unknown key"):
         spec_from_dict({**table, "filterz": 3})
 
