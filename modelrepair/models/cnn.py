@@ -129,6 +129,7 @@ class FittedCNN:
             "conv_matrix_entries_corrupted": float(n_entries),
             "conv_columns": float(self.index.d_out),
             "conv_shift_max": float(self.fit_info.get("conv_shift_max", np.nan)),
+            "conv_rowspace_residual_rel": float(self.fit_info.get("conv_rowspace_residual_rel", np.nan)),
         }
         finite = bool(np.all(np.isfinite(W_rep)))
         if finite:
