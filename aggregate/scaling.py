@@ -291,7 +291,7 @@ def plot_scaling(result: ScalingResult, out_dir: Path, formats: Sequence[str] = 
                     partial = np.array([p.exact_fraction < 1.0 for p in ser])
                     if partial.any():  # hollow: some cells not exactly repaired
                         ax.plot(x[partial], med[partial], marker, color=color, markerfacecolor="white",
-                                markersize=5, linestyle="none")
+                                markersize=5, linestyle="none", zorder=5)
                     if fit is not None and np.isfinite(fit.slope):
                         xs = np.geomspace(fit.size_min, fit.size_max, 50)
                         ax.plot(xs, fit.predict(xs), SOLVER_LINES[si % len(SOLVER_LINES)], color=color, linewidth=1.3)
