@@ -61,7 +61,7 @@ class SweepSection:
 class RepairSection:
     """``[repair]``: LAD backend, exactness tolerance, mode and device."""
 
-    solver: str = "highs"
+    solver: str = "batched"
     tolerance: float = 1e-6
     mode: str = "full"
     device: str = "cpu"

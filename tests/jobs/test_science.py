@@ -58,7 +58,7 @@ def test_embedded_default_config() -> None:
     assert c.name == "default" and c.sweep.trials == 20
     assert [m.design.p for m in c.models] == [100, 200, 500, 1000] and {m.design.n for m in c.models} == {50}
     assert len(c.epsilon) == 21 and c.epsilon[1] == 0.05 and c.epsilon[-1] == 1.0
-    assert c.repair.solver == "highs" and c.executor.backend == "local" and c.executor.options["workers"] == 2
+    assert c.repair.solver == "batched" and c.executor.backend == "local" and c.executor.options["workers"] == 2
     m = build_manifest(c)
     assert m.grid.n_cells == 4 * 21 * 20 and len(m.shards) == 40
     assert np.all(np.diff(c.epsilon) > 0)
