@@ -173,7 +173,7 @@ def timing_points(ds: xr.Dataset, solver: str) -> tuple[list[TimingPoint], list[
             t = seconds[sel]
             dropped = int(np.sum((models == model) & (eps == e))) - t.size
             if dropped:
-                notes.append(f"{solver}: {model} eps={e:g}: {dropped} cell(s) without a usable time (status error)")
+                notes.append(f"{solver}: {model} eps={e:g}: {dropped} cell(s) without a usable time (status error, or no positive time)")
             if t.size == 0:
                 continue
             q25, med, q75 = np.quantile(t, [0.25, 0.5, 0.75])
