@@ -113,6 +113,7 @@ def solve_batched(
     active = np.arange(m)
     st = admm_init(ops, Q, Bw, threshold)
     done = 0
+    x_last = None
     for cp in [c for c in CHECKPOINTS if c <= max_iter] or [max_iter]:
         st = admm_iterate(ops, Q, QT, Bw, st, cp - done, threshold, alpha)
         done = cp
@@ -122,6 +123,7 @@ def solve_batched(
         lam0 = ops.cast(dual_estimate(st, threshold), "float64")
         cert = certify(ops, Q64, b64, x, lam0, tau[cols], cg_iters=cg_iters, rounds=rounds)
         good = np.asarray(ops.to_numpy(cert.certified), bool)
+        x_last = ops.to_numpy(x)[:, ~good]
         if _DEBUG:
             print(f"iter {cp}: active {active.size}, certified {good.sum()}"
                   f" t={time.perf_counter() - t0:.3f}", flush=True)
@@ -148,7 +150,10 @@ def solve_batched(
     if active.size and fallback == "highs":
         from modelrepair.lad.batched_fallback import solve_highs_warm
 
-        u_lp, ok = solve_highs_warm(A, B[:, active])
+        U0 = None
+        if r == n and x_last is not None and x_last.shape[1] == active.size:
+            U0 = (T @ x_last) * scale[active]  # the last vertices: warm-start bases
+        u_lp, ok = solve_highs_warm(A, B[:, active], U0)
         U[:, active[ok]] = u_lp[:, ok]
         status[active[ok]] = "exact_lp"
     return _result(A, B, U, status, t0)

@@ -11,8 +11,15 @@ import numpy as np
 import scipy.sparse as sp
 
 
-def solve_highs_warm(A: np.ndarray, B: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Exact LAD per column of B: (U (n x m), ok mask)."""
+def solve_highs_warm(
+    A: np.ndarray, B: np.ndarray, U0: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact LAD per column of B: (U (n x m), ok mask).
+
+    ``U0`` (n x m, optional; full-rank A only): starting points, e.g. the batched solver's
+    vertices. Each becomes a starting basis: u basic, the n smallest-|residual| rows with
+    both slacks at zero, elsewhere the slack carrying the residual basic.
+    """
     d, n = A.shape
     m = B.shape[1]
     U = np.full((n, m), np.nan)
@@ -27,6 +34,8 @@ def solve_highs_warm(A: np.ndarray, B: np.ndarray) -> tuple[np.ndarray, np.ndarr
         for j in range(m):
             if j:
                 h.changeRowsBounds(d, rows, B[:, j], B[:, j])
+            if U0 is not None and np.all(np.isfinite(U0[:, j])):
+                _set_basis(highspy, h, A, B[:, j], U0[:, j])
             h.run()
             if h.getModelStatus() == highspy.HighsModelStatus.kOptimal:
                 U[:, j] = np.asarray(h.getSolution().col_value[:n])
@@ -37,6 +46,22 @@ def solve_highs_warm(A: np.ndarray, B: np.ndarray) -> tuple[np.ndarray, np.ndarr
         for j in np.flatnonzero(~ok):
             U[:, j], _, ok[j] = lad_lp_one(A, B[:, j])
     return U, ok
+
+
+def _set_basis(highspy, h, A, b, u) -> None:
+    d, n = A.shape
+    r = b - A @ u
+    zero = np.argpartition(np.abs(r), n - 1)[:n] if n < d else np.arange(d)
+    S = highspy.HighsBasisStatus
+    plus = np.where(r > 0, S.kBasic, S.kLower).astype(object)
+    minus = np.where(r > 0, S.kLower, S.kBasic).astype(object)
+    plus[zero] = S.kLower
+    minus[zero] = S.kLower
+    basis = highspy.HighsBasis()
+    basis.col_status = [S.kBasic] * n + list(plus) + list(minus)
+    basis.row_status = [S.kLower] * d
+    basis.valid = True
+    h.setBasis(basis)
 
 
 def _build(highspy, A: np.ndarray, b: np.ndarray):
@@ -58,5 +83,6 @@ def _build(highspy, A: np.ndarray, b: np.ndarray):
     lp.a_matrix_.num_row_ = d
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
+    h.setOptionValue("presolve", "off")
     h.passModel(lp)
     return h
