@@ -79,6 +79,9 @@ def solve_batched(
     rounds: int = 10,
     stall_after: int = 32,
     stall_frac: float = 0.005,
+    ipm: bool = True,
+    ipm_yield: float = 0.25,
+    ipm_tol: float = 1e-8,
     **_options,
 ) -> LadSolution:
     """Batched ADMM + exact finish + LP-dual certificate; HiGHS for the uncertified rest.
@@ -87,7 +90,10 @@ def solve_batched(
 
     ``threshold`` is the ADMM soft-threshold 1/rho in units of the column scale;
     ADMM stops early (``stall_after`` iterations or later) when a checkpoint certifies
-    fewer than ``stall_frac`` of the active columns. ``fallback=None`` reports uncertified columns as "failed" instead of calling HiGHS.
+    fewer than ``stall_frac`` of the active columns; with ``ipm`` (default) it stops at
+    the first checkpoint that certifies fewer than ``ipm_yield`` of the active columns and
+    the rest go to the batched interior-point stage (`ipm.py`, relative gap ``ipm_tol``),
+    whose solutions get the same vertex finish and certificate. ``fallback=None`` reports uncertified columns as "failed" instead of calling HiGHS.
     """
     t0 = time.perf_counter()
     backend = backend or ("numpy" if device == "cpu" else "torch")
@@ -127,7 +133,8 @@ def solve_batched(
         if _DEBUG:
             print(f"iter {cp}: active {active.size}, certified {good.sum()}"
                   f" t={time.perf_counter() - t0:.3f}", flush=True)
-        if cp >= stall_after and good.sum() < max(1.0, stall_frac * active.size):
+        low = good.sum() < (ipm_yield * active.size if ipm else max(1.0, stall_frac * active.size))
+        if low and (ipm or cp >= stall_after):
             # Too few certificates per round (non-degenerate optima: eps >= 0.7 regime):
             # ADMM would cost more than the HiGHS solves it saves.
             if good.any():
@@ -145,6 +152,9 @@ def solve_batched(
             kidx = ops.index(keep)
             st = st.take(kidx)
             Bw = ops.take_cols(Bw, kidx)
+    if active.size and ipm:
+        x_last = _ipm_stage(ops, Qn, Bn, active, X, status, tau_np, cg_iters, rounds, ipm_tol)
+        active = active[status[active] != "certified"]
     U_cert = status == "certified"
     U[:, U_cert] = (T @ X[:, U_cert]) * scale[U_cert]
     if active.size and fallback == "highs":
@@ -157,6 +167,27 @@ def solve_batched(
         U[:, active[ok]] = u_lp[:, ok]
         status[active[ok]] = "exact_lp"
     return _result(A, B, U, status, t0)
+
+
+def _ipm_stage(ops, Qn, Bn, active, X, status, tau_np, cg_iters, rounds, tol):
+    """IPM on the columns ``active`` (numpy, float64), then vertex finish + certificate.
+
+    Writes certified columns into X/status; returns the vertices of the others (r x k).
+    """
+    from modelrepair.lad.ipm import ipm_lad
+
+    np_ops = ops if ops.name == "numpy" else make_ops("numpy")
+    b = Bn[:, active]
+    res = ipm_lad(Qn, b, tol=tol)
+    x, _ = exact_finish(np_ops, Qn, b, res.x)
+    cert = certify(np_ops, Qn, b, x, res.lam, tau_np[active], cg_iters=cg_iters, rounds=rounds)
+    good = np.asarray(cert.certified, bool)
+    if _DEBUG:
+        print(f"ipm: {active.size} columns, certified {good.sum()},"
+              f" iterations {np.median(res.iterations) if active.size else 0}", flush=True)
+    X[:, active[good]] = x[:, good]
+    status[active[good]] = "certified"
+    return x[:, ~good]
 
 
 def _result(A, B, U, status, t0) -> LadSolution:

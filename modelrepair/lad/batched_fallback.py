@@ -7,8 +7,30 @@ previous optimal basis. If highspy is missing or a solve fails, scipy's HiGHS is
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+
 import numpy as np
 import scipy.sparse as sp
+
+
+@contextlib.contextmanager
+def _quiet_stdout():
+    """Silence file descriptor 1 (C-level prints) for the duration of the block."""
+    try:
+        sys.stdout.flush()
+        saved = os.dup(1)
+    except (OSError, ValueError):  # no real stdout (e.g. embedded): nothing to silence
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def solve_highs_warm(
@@ -81,8 +103,10 @@ def _build(highspy, A: np.ndarray, b: np.ndarray):
     lp.a_matrix_.value_ = M.data.astype(float)
     lp.a_matrix_.num_col_ = lp.num_col_
     lp.a_matrix_.num_row_ = d
-    h = highspy.Highs()
+    with _quiet_stdout():  # the C++ constructor prints a banner before any option is set
+        h = highspy.Highs()
     h.setOptionValue("output_flag", False)
+    h.setOptionValue("log_to_console", False)
     h.setOptionValue("presolve", "off")
     h.passModel(lp)
     return h
