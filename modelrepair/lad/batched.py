@@ -29,6 +29,7 @@ from modelrepair.lad.certificate import certify, exact_finish
 
 #: ADMM iteration counts at which the exact finish + certificate is attempted.
 _DEBUG = bool(os.environ.get("MODELREPAIR_LAD_DEBUG"))
+_PROBE = 100
 CHECKPOINTS = (8, 16, 24, 32, 45, 60, 80, 100, 130, 160, 200, 250, 300, 400, 500)
 
 
@@ -81,7 +82,7 @@ def solve_batched(
     stall_frac: float = 0.005,
     ipm: bool = True,
     ipm_yield: float = 0.25,
-    ipm_tol: float = 1e-8,
+    ipm_tol: float = 1e-11,
     **_options,
 ) -> LadSolution:
     """Batched ADMM + exact finish + LP-dual certificate; HiGHS for the uncertified rest.
@@ -123,6 +124,20 @@ def solve_batched(
     for cp in [c for c in CHECKPOINTS if c <= max_iter] or [max_iter]:
         st = admm_iterate(ops, Q, QT, Bw, st, cp - done, threshold, alpha)
         done = cp
+        if ipm and done == CHECKPOINTS[0] and active.size >= 4 * _PROBE:
+            # Probe the yield on a sample first: where repair fails (few certificates), all
+            # columns go to the IPM stage without paying for a full failed certification.
+            pi = np.linspace(0, active.size - 1, _PROBE).astype(int)
+            ip = ops.index(pi)
+            bp = ops.take_cols(B64, ops.index(active[pi]))
+            xp_, _ = exact_finish(ops, Q64, bp, ops.cast(ops.take_cols(st.x, ip), "float64"))
+            lp = ops.cast(dual_estimate(st, threshold), "float64")
+            cp_ = certify(ops, Q64, bp, xp_, ops.take_cols(lp, ip), tau[ops.index(active[pi])],
+                          cg_iters=cg_iters, rounds=rounds)
+            if np.asarray(ops.to_numpy(cp_.certified), bool).mean() < ipm_yield:
+                if _DEBUG:
+                    print(f"iter {cp}: probe yield low, all {active.size} to the IPM", flush=True)
+                break
         cols = ops.index(active)
         b64 = ops.take_cols(B64, cols) if active.size < m else B64
         x, _ = exact_finish(ops, Q64, b64, ops.cast(st.x, "float64"))
@@ -182,8 +197,18 @@ def _ipm_stage(ops, Qn, Bn, active, X, status, tau_np, cg_iters, rounds, tol):
     x, _ = exact_finish(np_ops, Qn, b, res.x)
     cert = certify(np_ops, Qn, b, x, res.lam, tau_np[active], cg_iters=cg_iters, rounds=rounds)
     good = np.asarray(cert.certified, bool)
+    bad = np.flatnonzero(~good)
+    if bad.size:  # non-unique optimum: IPM sits inside the optimal face; purify to a vertex
+        from modelrepair.lad.crossover import purify
+
+        xb = np.stack([purify(Qn, b[:, j], res.x[:, j], 1e-7) for j in bad], axis=1)
+        c2 = certify(np_ops, Qn, b[:, bad], xb, res.lam[:, bad], tau_np[active[bad]],
+                     cg_iters=cg_iters, rounds=rounds)
+        g2 = np.asarray(c2.certified, bool)
+        x[:, bad[g2]] = xb[:, g2]
+        good[bad[g2]] = True
     if _DEBUG:
-        print(f"ipm: {active.size} columns, certified {good.sum()},"
+        print(f"ipm: {active.size} columns, certified {good.sum()}, crossover {bad.size},"
               f" iterations {np.median(res.iterations) if active.size else 0}", flush=True)
     X[:, active[good]] = x[:, good]
     status[active[good]] = "certified"

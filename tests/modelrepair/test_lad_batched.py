@@ -206,3 +206,23 @@ def test_ipm_stage_used_when_admm_stalls():
     np.testing.assert_allclose(sol.objective, lp_objective(A, B).objective, rtol=1e-9)
     off = solve_lad(A, B, solver="batched", ipm=False)
     np.testing.assert_allclose(off.objective, sol.objective, rtol=1e-9)
+
+
+def test_crossover_purifies_interior_optimum_to_vertex():
+    """Median of 0..5 is the interval [2, 3]: from its midpoint, purify reaches a vertex
+    (2 or 3) with the same objective 9; from a non-optimal point it never gets worse."""
+    from modelrepair.lad.crossover import purify
+
+    Q = np.ones((6, 1)) / np.sqrt(6.0)
+    b = np.arange(6.0)
+    x = purify(Q, b, np.array([2.5 * np.sqrt(6.0)]), 1e-9)
+    u = x[0] / np.sqrt(6.0)
+    assert min(abs(u - 2.0), abs(u - 3.0)) < 1e-12
+    np.testing.assert_allclose(np.abs(b - Q @ x).sum(), 9.0, rtol=1e-12)
+    rng = np.random.default_rng(5)
+    A, B, _ = repair_problem(rng, 40, 3, 1, 0.8)
+    Qr, _ = np.linalg.qr(A)
+    x0 = Qr.T @ B[:, 0]
+    x1 = purify(Qr, B[:, 0], x0, 1e-9)
+    assert np.abs(B[:, 0] - Qr @ x1).sum() <= np.abs(B[:, 0] - Qr @ x0).sum() + 1e-12
+    assert np.sum(np.abs(B[:, 0] - Qr @ x1) < 1e-10) >= 3  # a vertex: 3 zero residuals
