@@ -65,21 +65,28 @@ def _batched_solver(M: np.ndarray):
     return solve
 
 
-def _max_step(v: np.ndarray, dv: np.ndarray) -> np.ndarray:
-    """Largest alpha (per column, capped at 1e30) with v + alpha dv >= 0."""
-    t = (dv / v).min(0)  # v > 0
-    with np.errstate(divide="ignore"):
-        return np.where(t < 0, -1.0 / np.minimum(t, -1e-30), 1e30)
+def _max_step(t: np.ndarray) -> np.ndarray:
+    """Largest alpha <= 1e30 per column with 1 + alpha t >= 0 (t = dv / v, v > 0), given
+    ``t.min(0)``."""
+    return np.where(t < 0, -1.0 / np.minimum(t, -1e-30), 1e30)
+
+
+def _steps(da, dz, dw, ia, is_, iz, iw):
+    """(primal, dual) largest feasible step lengths per column."""
+    ta = da * ia
+    tp = np.minimum(ta.min(0), -(da * is_).max(0))
+    td = np.minimum((dz * iz).min(0), (dw * iw).min(0))
+    return _max_step(tp), _max_step(td)
 
 
 def _direction(pt, rxz, rsw):
     """Newton direction (da, dy, dz, dw) for complementarity targets rxz, rsw."""
-    Q, solve, Theta, rp, rd, a, s, z, w = pt
-    rho = rd - rxz / a + rsw / s
+    Q, solve, Theta, rp, rd, a, s, z, w = pt  # a, s: 1/a, 1/s
+    rho = rd - rxz * a + rsw * s  # a, s passed as reciprocals
     dy = solve(rp + Q.T @ (Theta * rho))
     da = Theta * (Q @ dy - rho)
-    dz = (rxz - z * da) / a
-    dw = (rsw + w * da) / s
+    dz = (rxz - z * da) * a
+    dw = (rsw + w * da) * s
     return da, dy, dz, dw
 
 
@@ -136,22 +143,24 @@ def ipm_lad(
             a, y, z, w, s, b = a[:, keep], y[:, keep], z[:, keep], w[:, keep], s[:, keep], b[:, keep]
             rp, rd, gap = rp[:, keep], rd[:, keep], gap[keep]
         mu = gap / (2 * d)
-        Theta = 1.0 / (z / a + w / s)
+        ia, is_, iz, iw = 1.0 / a, 1.0 / s, 1.0 / z, 1.0 / w
+        Theta = 1.0 / (z * ia + w * is_)
         M = _normal_matrices(Theta, K, iu, r)
         solve = _batched_solver(M)
-        pt = (Q, solve, Theta, rp, rd, a, s, z, w)
+        pt = (Q, solve, Theta, rp, rd, ia, is_, z, w)
+        inv = (ia, is_, iz, iw)
 
         # Predictor (affine scaling).
         da, dy, dz, dw = _direction(pt, -a * z, -s * w)
-        ap = np.minimum(1.0, np.minimum(_max_step(a, da), _max_step(s, -da)))
-        ad = np.minimum(1.0, np.minimum(_max_step(z, dz), _max_step(w, dw)))
+        ap, ad = _steps(da, dz, dw, *inv)
+        ap, ad = np.minimum(1.0, ap), np.minimum(1.0, ad)
         mu_aff = ((a + ap * da) * (z + ad * dz) + (s - ap * da) * (w + ad * dw)).sum(0) / (2 * d)
         sigma = np.clip((mu_aff / np.maximum(mu, 1e-300)) ** 3, 0.0, 1.0)
         # Corrector (centering + second-order term).
         sm = sigma * mu
         da2, dy2, dz2, dw2 = _direction(pt, sm - a * z - da * dz, sm - s * w + da * dw)
-        ap = np.minimum(1.0, eta * np.minimum(_max_step(a, da2), _max_step(s, -da2)))
-        ad = np.minimum(1.0, eta * np.minimum(_max_step(z, dz2), _max_step(w, dw2)))
+        ap, ad = _steps(da2, dz2, dw2, *inv)
+        ap, ad = np.minimum(1.0, eta * ap), np.minimum(1.0, eta * ad)
         a = a + ap * da2
         s = s - ap * da2
         y = y + ad * dy2
