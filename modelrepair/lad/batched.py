@@ -9,8 +9,12 @@ For ``min_u ||B[:, j] - A u||_1`` with one A (d x n) shared by all columns:
    torch on "cpu"/"cuda"); at checkpoints, in float64, the exact finish and certificate
    (`certificate.py`) run on the columns not yet certified; certified columns leave the
    batch.
-4. Columns still uncertified after ``max_iter`` iterations go to HiGHS (status
-   "exact_lp", or "failed" if HiGHS fails too).
+4. Columns ADMM does not certify quickly (a checkpoint certifies fewer than ``ipm_yield``
+   of them; at the first checkpoint judged on a sample: failing repair, non-degenerate
+   optima) go to the batched interior-point stage (`ipm.py`), then the same vertex finish
+   (with a crossover, `crossover.py`, where the optimum is not unique) and certificate.
+5. Columns still uncertified go to HiGHS (status "exact_lp", or "failed" if HiGHS fails
+   too).
 
 Status per column: "certified", "exact_lp" or "failed" (U is NaN there).
 """
