@@ -152,10 +152,12 @@ def solve_batched(
         if _DEBUG:
             print(f"iter {cp}: active {active.size}, certified {good.sum()}"
                   f" t={time.perf_counter() - t0:.3f}", flush=True)
-        low = good.sum() < (ipm_yield * active.size if ipm else max(1.0, stall_frac * active.size))
-        if low and (ipm or cp >= stall_after):
-            # Too few certificates per round (non-degenerate optima: eps >= 0.7 regime):
-            # ADMM would cost more than the HiGHS solves it saves.
+        # Few certificates per round (non-degenerate optima, failing repair): ADMM would cost
+        # more than the IPM (big batches: judged at once) or HiGHS solves it saves.
+        big = active.size >= 4 * _PROBE
+        low_ipm = ipm and good.sum() < ipm_yield * active.size and (big or cp >= stall_after)
+        stalled = cp >= stall_after and good.sum() < max(1.0, stall_frac * active.size)
+        if low_ipm or stalled:
             if good.any():
                 X[:, active[good]] = ops.to_numpy(x)[:, good]
                 status[active[good]] = "certified"
