@@ -3,13 +3,15 @@
 Subcommands are pluggable: each module in ``COMMAND_MODULES`` exposes
 ``register(subparsers)`` adding its subcommands (each sets ``func(args) -> int``).
 Another package adds its commands by adding one line here.
-User errors (`modelrepair.errors.UserError`) print one line to stderr and exit 2.
+User errors (`modelrepair.errors.UserError`) print one line to stderr and exit 2; a closed
+output pipe (``mrsweep status SWEEP | head -3``) ends quietly with exit 141.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -44,7 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        rc = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows up here, not in the interpreter's exit flush
+        return rc
     except UserError as err:
         msg = " ".join(str(err).split("\n"))
         print(f"mrsweep {args.command}: error: {msg}", file=sys.stderr)
@@ -52,6 +56,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"mrsweep {args.command}: interrupted; `mrsweep status` shows what is left", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `mrsweep status SWEEP | head -3`: the reader left; stop quietly
+        _silence_stdout()
+        return 141  # 128 + SIGPIPE, as a shell reports a command killed by a closed pipe
+
+
+def _silence_stdout() -> None:
+    """Point stdout at devnull so the interpreter's final flush does not raise again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # stdout without a file descriptor (tests)
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115
 
 
 if __name__ == "__main__":  # pragma: no cover

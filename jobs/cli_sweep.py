@@ -98,7 +98,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def _backend(manifest, args: argparse.Namespace, config=None):
-    """The backend to use: --backend, else the config's [executor] (else the manifest's)."""
+    """The backend to use: --backend, else the config's [executor] (else the manifest's).
+
+    Builds and validates the backend (its name, --workers, --profile and the profile file),
+    so callers run it before planning: a bad backend or profile writes nothing.
+    """
     from dataclasses import asdict, fields
 
     from jobs.executors import backend_class
@@ -124,12 +128,11 @@ def _backend(manifest, args: argparse.Namespace, config=None):
     return cls(opts), asdict(opts)
 
 
-def _execute(sweep_dir: Path, manifest, args: argparse.Namespace, force: bool, config=None) -> tuple[int, bool]:
-    """Run what is not done; returns (exit code, whether every shard is now done)."""
+def _execute(sweep_dir: Path, manifest, args: argparse.Namespace, force: bool, backend) -> tuple[int, bool]:
+    """Run what is not done with ``backend``; returns (exit code, whether every shard is now done)."""
     from jobs.driver import execute
     from jobs.status import sweep_status
 
-    backend, _ = _backend(manifest, args, config)
     st = sweep_status(sweep_dir, manifest, {backend.name: backend}, with_logs=False)
     todo = st.to_resume(force=force)
     running = st.ids("running")
@@ -184,11 +187,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     from jobs.sweepdir import prepare_sweep
 
     config = _load(args)
+    backend, _ = _backend(None, args, config)  # before planning: a bad backend/profile writes nothing
     sweep_dir = config.output_dir(args.output)
     manifest, what = prepare_sweep(config, sweep_dir, new=args.new)
     if what != "existing":
         print(f"{what}: {manifest.grid.n_cells} cells in {len(manifest.shards)} shards (manifest {manifest.hash[:12]})")
-    rc = _execute(sweep_dir, manifest, args, force=args.force, config=config)
+    rc = _execute(sweep_dir, manifest, args, force=args.force, backend=backend)
     return _finish(sweep_dir, rc, args.aggregate or args.default)
 
 
@@ -214,5 +218,6 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_resume(args: argparse.Namespace) -> int:
     sweep_dir, manifest, config = _sweep_from_target(args)
-    rc = _execute(sweep_dir, manifest, args, force=args.force, config=config)
+    backend, _ = _backend(manifest, args, config)
+    rc = _execute(sweep_dir, manifest, args, force=args.force, backend=backend)
     return _finish(sweep_dir, rc, args.aggregate)

@@ -116,42 +116,43 @@ def parse_time_min(value: Any, field: str) -> int:
 
 
 def profile_from_mapping(data: Mapping[str, Any], where: str, name: str = "default") -> SlurmProfile:
-    """Validate a profile table; errors name ``where.<field>``."""
+    """Validate a profile table; errors name ``where.<field>`` (just ``<field>`` if ``where`` is "")."""
+    where = f"{where}." if where else ""
     fields = {f.name for f in dataclasses.fields(SlurmProfile)} - {"name"} | {"time"}
     unknown = sorted(set(data) - fields)
     if unknown:
-        raise SpecError(f"{where}.{unknown[0]}", f"unknown key (allowed: {', '.join(sorted(fields))})")
+        raise SpecError(f"{where}{unknown[0]}", f"unknown key (allowed: {', '.join(sorted(fields))})")
     kw: dict[str, Any] = {"name": name}
     if "time" in data and "time_min" in data:
-        raise SpecError(f"{where}.time", "give either time or time_min, not both")
+        raise SpecError(f"{where}time", "give either time or time_min, not both")
     for key in ("time", "time_min"):
         if key in data:
-            kw["time_min"] = parse_time_min(data[key], f"{where}.{key}")
+            kw["time_min"] = parse_time_min(data[key], f"{where}{key}")
     if "partition" in data:
-        kw["partition"] = _match(_NAME_LIST, data["partition"], f"{where}.partition",
+        kw["partition"] = _match(_NAME_LIST, data["partition"], f"{where}partition",
                                  "a partition name (letters, digits, _ . -; comma separated)")
     for key in ("account", "qos"):
         if key in data:
-            kw[key] = _match(_NAME, data[key], f"{where}.{key}", "a name (letters, digits, _ . -)")
+            kw[key] = _match(_NAME, data[key], f"{where}{key}", "a name (letters, digits, _ . -)")
     if "mem" in data:
-        kw["mem"] = _match(_MEM, data["mem"], f"{where}.mem", "a memory size such as 4G or 500M")
+        kw["mem"] = _match(_MEM, data["mem"], f"{where}mem", "a memory size such as 4G or 500M")
     if "cpus" in data:
-        kw["cpus"] = _int(data["cpus"], f"{where}.cpus", 1, 4096)
+        kw["cpus"] = _int(data["cpus"], f"{where}cpus", 1, 4096)
     if "gpus" in data:
-        kw["gpus"] = _int(data["gpus"], f"{where}.gpus", 0, 64)
+        kw["gpus"] = _int(data["gpus"], f"{where}gpus", 0, 64)
     if "array_parallelism" in data:
-        kw["array_parallelism"] = _int(data["array_parallelism"], f"{where}.array_parallelism", 1, 100_000)
+        kw["array_parallelism"] = _int(data["array_parallelism"], f"{where}array_parallelism", 1, 100_000)
     if "max_array_size" in data:
-        kw["max_array_size"] = _int(data["max_array_size"], f"{where}.max_array_size", 2, 10_000_000)
+        kw["max_array_size"] = _int(data["max_array_size"], f"{where}max_array_size", 2, 10_000_000)
     if "max_requeues" in data:
-        kw["max_requeues"] = _int(data["max_requeues"], f"{where}.max_requeues", 0, 100)
+        kw["max_requeues"] = _int(data["max_requeues"], f"{where}max_requeues", 0, 100)
     if "poll_interval_s" in data:
         v = data["poll_interval_s"]
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.5 <= v <= 3600:
-            raise SpecError(f"{where}.poll_interval_s", f"expected seconds in [0.5, 3600], got {v!r}")
+            raise SpecError(f"{where}poll_interval_s", f"expected seconds in [0.5, 3600], got {v!r}")
         kw["poll_interval_s"] = float(v)
     if "sbatch" in data:
-        kw["sbatch"] = _sbatch_options(data["sbatch"], f"{where}.sbatch")
+        kw["sbatch"] = _sbatch_options(data["sbatch"], f"{where}sbatch")
     return SlurmProfile(**kw)
 
 
@@ -199,4 +200,7 @@ def load_profile(name_or_path: str, overrides: Mapping[str, Any] | None = None) 
     data = dict(data)
     if overrides:
         data.update(overrides)
-    return profile_from_mapping(data, str(path), name=path.stem)
+    try:
+        return profile_from_mapping(data, "", name=path.stem)
+    except SpecError as err:  # ``prof.toml: partition: ...`` like the config errors
+        raise SpecError(f"{path}: {err.field}", str(err).split(": ", 1)[1]) from None

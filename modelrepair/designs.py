@@ -16,7 +16,7 @@ def gaussian_design(n: int, d: int, rng: np.random.Generator) -> np.ndarray:
 
 def _read_csv_matrix(path: Path, what: str) -> np.ndarray:
     if not path.is_file():
-        raise DataFileError(path, f"{what} file not found; pass the right path in the config or on the command line")
+        raise DataFileError(path, f"{what} file not found; fix the path in the config or pass --data-dir DIR")
     try:
         with path.open() as fh:
             header = fh.readline()

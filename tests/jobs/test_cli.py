@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
-from jobs_testkit import cli, write_config
+from jobs_testkit import MRSWEEP, REPO, cli, write_config
 
 from jobs import cli as cli_mod
 from jobs.cli import build_parser, main
@@ -41,10 +43,32 @@ def test_commands_are_pluggable(monkeypatch, capsys, tmp_path: Path) -> None:
     assert capsys.readouterr().out == "hello from a plug-in\n"
 
 
-def test_solvers_lists_backends(capsys) -> None:
+def test_solvers_lists_backends(capsys, monkeypatch) -> None:
+    import jobs.cli_solvers
+    from modelrepair import lad
+
+    def plugin(A, B, **options):
+        """A ``plug-in`` backend.
+
+        More text."""
+
+    lad.available_solvers()
+    monkeypatch.setattr(lad, "_BACKENDS", {k: v for k, v in lad._BACKENDS.items() if not k.startswith("test_")})
+    monkeypatch.setitem(lad._BACKENDS, "zz_plugin", plugin)
+    monkeypatch.setattr(jobs.cli_solvers.shutil, "which", lambda name: None)  # no R here
     assert main(["solvers"]) == 0
-    out = capsys.readouterr().out
-    assert "batched (default):" in out and "highs:" in out and "cvxpy:" in out
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("LAD solvers for `[repair] solver = NAME`")
+    rows = {line.split()[0]: line for line in lines[1:]}
+    assert list(rows) == ["batched", "highs", "cvxpy", "quantreg", "zz_plugin"]
+    assert rows["zz_plugin"] == "  zz_plugin          A plug-in backend; available"
+    assert rows["batched"].startswith("  batched (default)  ADMM on all columns")
+    assert rows["batched"].endswith("; returns certified, exact_lp, failed; available")
+    assert rows["highs"].endswith("per column; returns exact_lp, failed; available")
+    assert rows["quantreg"].endswith("not available: needs Rscript on PATH and the R package quantreg (benchmarks/setup_r.sh)")
+    assert "``" not in "\n".join(lines) and "(default)" not in rows["highs"]
+    monkeypatch.setattr(jobs.cli_solvers.shutil, "which", lambda name: "/usr/bin/Rscript")
+    assert jobs.cli_solvers.availability("quantreg", True) == "available if the R package quantreg is installed (Rscript found)"
 
 
 def test_user_errors_exit_2_without_traceback(tmp_path: Path) -> None:
@@ -68,7 +92,7 @@ def test_failed_shard_status_shows_log_tail_and_resume_reruns(tmp_path: Path, co
     (data / "X.csv").unlink()  # the data vanish after planning: the job fails while fitting
     capsys.readouterr()
     assert main(["run", str(cfg), "-q"]) == 2  # `run` re-validates the config: missing data named
-    assert "X.csv: design (X) file not found" in capsys.readouterr().err
+    assert "X.csv: design (X) file not found; fix the path in the config or pass --data-dir DIR" in capsys.readouterr().err
     assert main(["resume", str(tmp_path / "sw"), "-q"]) == 1  # resume trusts the manifest: the job fails
     out = capsys.readouterr().out
     assert "0 shard(s) done, 1 failed" in out
@@ -107,3 +131,31 @@ def test_executor_settings_come_from_the_current_config(tmp_path: Path, capsys) 
     assert opts["workers"] == 2  # --workers overrides; without a config the manifest's executor is used
     assert main(["resume", str(tmp_path / "sw"), "--backend", "debug", "--workers", "2"]) == 2
     assert "--workers does not apply to backend 'debug'" in capsys.readouterr().err
+
+
+def test_bad_backend_or_profile_writes_nothing(tmp_path: Path, capsys) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('partition = "debug; rm -rf ~"\n')
+    cfg = write_config(tmp_path / "c.toml", sweep={"output": str(tmp_path / "sw")})
+    assert main(["run", str(cfg), "--backend", "slurm", "--profile", str(bad)]) == 2
+    cap = capsys.readouterr()
+    assert cap.out == "" and not (tmp_path / "sw").exists()
+    assert cap.err.strip() == (f"mrsweep run: error: {bad}: partition: 'debug; rm -rf ~' is not a partition name "
+                               "(letters, digits, _ . -; comma separated); refusing it (profiles are shell-safe)")
+    assert main(["run", str(cfg), "--backend", "foo"]) == 2
+    cap = capsys.readouterr()
+    assert cap.out == "" and not (tmp_path / "sw").exists()
+    assert cap.err.strip() == "mrsweep run: error: --backend: expected one of debug, local, slurm, got 'foo'"
+
+
+def test_closed_output_pipe_ends_quietly(tmp_path: Path) -> None:
+    """`mrsweep status SWEEP | head -3`: the reader is gone before we write; exit 141, no traceback."""
+    cfg = write_config(tmp_path / "c.toml", sweep={"output": str(tmp_path / "sw")})
+    assert main(["plan", str(cfg)]) == 0
+    proc = subprocess.Popen([*MRSWEEP, "status", str(tmp_path / "sw"), "-v"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(REPO)})
+    proc.stdout.close()  # closed before the child (still importing) prints a line
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert proc.wait(timeout=300) == 141
+    assert err == ""

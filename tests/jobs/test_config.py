@@ -30,7 +30,7 @@ CASES = [
     ("duplicate_names", {"models": [LIN, {**LIN, "design": {"source": "gaussian", "n": 10, "p": 50}}]}, "models[1].name: duplicate model name 'a' (also models[0])"),
     ("unknown_kind", {"models": [{**LIN, "kind": "lineer"}]}, "models[0].kind: expected one of"),
     ("unknown_model_key", {"models": [{**LIN, "layers": 3}]}, "models[0].layers: unknown key"),
-    ("missing_data", {"models": [{"name": "c", "kind": "linear", "design": {"source": "colon", "p": 20, "data": "nowhere/X.csv"}}]}, "X.csv: design (X) file not found"),
+    ("missing_data", {"models": [{"name": "c", "kind": "linear", "design": {"source": "colon", "p": 20, "data": "nowhere/X.csv"}}]}, "X.csv: design (X) file not found; fix the path in the config or pass --data-dir DIR"),
     ("no_models", {"models": []}, "models: no [[models]] table"),
     ("bad_solver", {"repair": {"solver": "magic"}}, "repair.solver: unknown LAD solver 'magic'"),
     ("bad_mode", {"repair": {"mode": "fast"}}, "repair.mode: expected one of 'full', 'early_stop', got 'fast'"),

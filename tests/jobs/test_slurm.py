@@ -295,8 +295,8 @@ def test_hostile_profile_value_rejected_before_submission(cluster: int, tmp_path
     bad.write_text('partition = "debug"\naccount = "$(touch pwned)"\n')
     good = write_config(tmp_path / "ok.toml", **GRID, executor={"backend": "local"})
     assert run_cli("run", good, "-o", tmp_path / "sweep2", "--backend", "slurm", "--profile", bad) == 2
-    assert "bad-site.toml.account: '$(touch pwned)' is not a name" in capsys.readouterr().err
-    assert not list((tmp_path / "sweep2").glob("jobs.jsonl")) and not (tmp_path / "pwned").exists()
+    assert "bad-site.toml: account: '$(touch pwned)' is not a name" in capsys.readouterr().err
+    assert not (tmp_path / "sweep2").exists() and not (tmp_path / "pwned").exists()  # nothing planned
     assert run_cli("run", good, "-o", tmp_path / "sweep2", "--profile", "local") == 2
     assert "--profile does not apply to backend 'local'" in capsys.readouterr().err
     # a safe but wrong value reaches sbatch, which refuses it: its message on one line, nothing recorded
