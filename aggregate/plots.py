@@ -3,7 +3,7 @@
 Figure 1 ``repair_probability``: P(exact repair) vs eps, one line per model with its
 confidence band; with two-layer models, extra panels per layer (e.g. W, beta).
 Figure 2 ``errors``: median max-abs error vs eps (log y) with the interquartile band,
-one panel per layer.
+one panel per layer. One legend per figure, right of the last panel (never over a curve).
 """
 
 from __future__ import annotations
@@ -47,6 +47,18 @@ def _sweep_title(curves: xr.Dataset) -> str:
 def _style(i: int) -> dict[str, object]:
     color = plt.get_cmap("tab10")(i % 10)
     return {"color": color, "marker": MARKERS[i % len(MARKERS)], "markersize": 4, "linewidth": 1.5}
+
+
+def _legend_outside(axes) -> None:
+    """One legend for all panels, right of the last panel: it never covers a curve.
+
+    Handles come from the first panel (every model is drawn there); ``bbox_inches="tight"``
+    in `_save` keeps the legend inside the saved image.
+    """
+    handles, labels = axes[0].get_legend_handles_labels()
+    if handles:
+        axes[-1].legend(handles, labels, title="model", fontsize=8, loc="upper left",
+                        bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, frameon=True)
 
 
 def _save(fig: plt.Figure, out_dir: Path, stem: str, formats: Sequence[str]) -> list[Path]:
@@ -94,6 +106,11 @@ def plot_repair_probability(
     curves: xr.Dataset, out_dir: str | Path, formats: Sequence[str] = ("png", "pdf")
 ) -> list[Path]:
     """Figure 1: P(repair) vs eps per model with CI bands; per-layer panels if any model has 2 layers."""
+    return _save(repair_probability_figure(curves), Path(out_dir), "repair_probability", formats)
+
+
+def repair_probability_figure(curves: xr.Dataset) -> plt.Figure:
+    """The figure of `plot_repair_probability`, not saved (the caller closes it)."""
     layers = _present_layers(curves)
     per_layer = len(layers) > 1
     ncols = 1 + (len(layers) if per_layer else 0)
@@ -105,12 +122,12 @@ def plot_repair_probability(
     if per_layer:
         for ax, layer in zip(axes[1:], layers, strict=True):
             _prob_panel(ax, curves, "layer_", layer, _layer_title(curves, layer))
-    axes[0].legend(title="model", fontsize=8, loc="best")
+    _legend_outside(axes)
     fig.suptitle(f"Probability of exact repair, {_sweep_title(curves)}")
     fig.text(0.5, -0.02, f"bands: {conf:.0%} {ci} intervals; trials per point: "
              f"{_trials_text(curves)}", ha="center", fontsize=8, color="0.3")
     fig.tight_layout()
-    return _save(fig, Path(out_dir), "repair_probability", formats)
+    return fig
 
 
 def _trials_text(curves: xr.Dataset) -> str:
@@ -130,6 +147,11 @@ def plot_errors(
     Errors below ``floor`` (exact zeros included) are drawn at ``floor``; inf (unsolved)
     medians are left out; the caption says so.
     """
+    return _save(errors_figure(curves, floor), Path(out_dir), "errors", formats)
+
+
+def errors_figure(curves: xr.Dataset, floor: float = ERROR_FLOOR) -> plt.Figure:
+    """The figure of `plot_errors`, not saved (the caller closes it)."""
     layers = _present_layers(curves)
     fig, axes = plt.subplots(1, len(layers), figsize=(5.2 * len(layers), 4.2), squeeze=False)
     axes = axes[0]
@@ -153,12 +175,12 @@ def plot_errors(
         ax.set_ylabel("max |repaired - trained| (median over trials)")
         ax.set_title(_layer_title(curves, layer) if len(layers) > 1 else "")
         ax.grid(True, which="major", alpha=0.3)
-    axes[0].legend(title="model", fontsize=8, loc="best")
+    _legend_outside(axes)
     fig.suptitle(f"Repair error, {_sweep_title(curves)}")
     caption = error_caption(*error_flags(curves, floor), floor)
     fig.text(0.5, -0.02, caption, ha="center", fontsize=8, color="0.3")
     fig.tight_layout()
-    return _save(fig, Path(out_dir), "errors", formats)
+    return fig
 
 
 def error_flags(curves: xr.Dataset, floor: float = ERROR_FLOOR) -> tuple[bool, bool]:

@@ -120,3 +120,29 @@ def test_package_api_is_exported():
     assert aggregate.plot_sweep is plot_sweep and aggregate.MergeError is MergeError
     assert set(aggregate.__all__) >= {"merge_sweep", "merge_files", "compute_curves", "validate_shard",
                                       "wilson_interval", "load_curves"}
+
+
+def test_legends_sit_outside_every_panel(tmp_path):
+    """5 two-layer models (as colon-reduced): the legend is right of the last panel, covering no curve."""
+    import matplotlib.pyplot as plt
+
+    from aggregate.merge import merge_sweep
+    from aggregate.plots import errors_figure, repair_probability_figure
+
+    models = [f"colon-{k}" for k in range(5)]
+    cells = make_cells(models, [0.0, 0.1, 0.2], 4, lambda m, ei, t: (t >= ei * int(m[-1]) // 2, t > ei), two_layer=models)
+    write_sweep(tmp_path, cells, 12)
+    curves = compute_curves(merge_sweep(tmp_path).dataset)
+    for make in (repair_probability_figure, errors_figure):
+        fig = make(curves)
+        try:
+            fig.canvas.draw()
+            legends = [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
+            assert len(legends) == 1 and not fig.legends
+            assert [t.get_text() for t in legends[0].get_texts()] == models
+            box = legends[0].get_window_extent()
+            assert all(box.x0 > ax.get_window_extent().x1 for ax in fig.axes), make.__name__
+        finally:
+            plt.close(fig)
+    paths = plot_all(curves, tmp_path / "figs", formats=("png",))
+    assert paths["repair_probability"][0].read_bytes()[:8] == PNG_MAGIC
