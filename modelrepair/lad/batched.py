@@ -162,6 +162,7 @@ def solve_batched(
                 X[:, active[good]] = ops.to_numpy(x)[:, good]
                 status[active[good]] = "certified"
                 active = active[~good]
+                st = st.take(ops.index(np.flatnonzero(~good)))
             break
         if good.any():
             X[:, active[good]] = ops.to_numpy(x)[:, good]
@@ -174,7 +175,9 @@ def solve_batched(
             st = st.take(kidx)
             Bw = ops.take_cols(Bw, kidx)
     if active.size and ipm:
-        x_last = _ipm_stage(ops, Qn, Bn, active, X, status, tau_np, cg_iters, rounds, ipm_tol)
+        x0 = ops.to_numpy(st.x)  # ADMM's iterate (aligned with active): IPM warm start
+        x_last = _ipm_stage(ops, Qn, Bn, active, X, status, tau_np, cg_iters, rounds, ipm_tol,
+                            x0 if x0.shape[1] == active.size else None)
         active = active[status[active] != "certified"]
     U_cert = status == "certified"
     U[:, U_cert] = (T @ X[:, U_cert]) * scale[U_cert]
@@ -190,7 +193,7 @@ def solve_batched(
     return _result(A, B, U, status, t0)
 
 
-def _ipm_stage(ops, Qn, Bn, active, X, status, tau_np, cg_iters, rounds, tol):
+def _ipm_stage(ops, Qn, Bn, active, X, status, tau_np, cg_iters, rounds, tol, x0=None):
     """IPM on the columns ``active`` (numpy, float64), then vertex finish + certificate.
 
     Writes certified columns into X/status; returns the vertices of the others (r x k).
@@ -199,7 +202,7 @@ def _ipm_stage(ops, Qn, Bn, active, X, status, tau_np, cg_iters, rounds, tol):
 
     np_ops = ops if ops.name == "numpy" else make_ops("numpy")
     b = Bn[:, active]
-    res = ipm_lad(Qn, b, tol=tol)
+    res = ipm_lad(Qn, b, x0=x0, tol=tol)
     x, _ = exact_finish(np_ops, Qn, b, res.x)
     cert = certify(np_ops, Qn, b, x, res.lam, tau_np[active], cg_iters=cg_iters, rounds=rounds)
     good = np.asarray(cert.certified, bool)

@@ -10,7 +10,8 @@ dual ``Q y + z - w = -b`` (z, w >= 0); at the optimum ``x = -y`` and the residua
 Each Newton step needs ``M_j = Q^T diag(theta_j) Q`` (r x r) per column; all of them come
 from ONE matrix product ``Theta^T K`` with the Khatri-Rao rows ``K[i] = vech(q_i q_i^T)``
 (d x r(r+1)/2), then a batched r x r solve. Start: a = 1/2 and x from least squares (or a
-given x), z = max(-res, 0) + delta, w = max(res, 0) + delta: primal and dual feasible.
+given x, e.g. ADMM's), z = max(-res, 0) + delta, w = max(res, 0) + delta with delta =
+0.3 mean|res| (measured: fewest iterations): primal and dual feasible.
 Converged columns leave the batch.
 """
 
@@ -111,7 +112,7 @@ def ipm_lad(
     b = B
     x = Q.T @ B if x0 is None else np.array(x0, float)
     res = b - Q @ x
-    delta = np.maximum(np.mean(np.abs(res), axis=0), 1e-3)
+    delta = 0.3 * np.maximum(np.mean(np.abs(res), axis=0), 1e-3)  # 0.3: fewest iterations
     a = np.full((d, m), 0.5)
     y = -x
     z = np.maximum(-res, 0.0) + delta
@@ -133,7 +134,7 @@ def ipm_lad(
         if done.any():
             cols = act[done]
             x_out[:, cols] = -y[:, done]
-            lam_out[:, cols] = 2.0 * a[:, done] - 1.0
+            lam_out[:, cols] = np.clip(2.0 * a[:, done] - 1.0, -1.0, 1.0)
             conv[cols] = feas[done] & (np.abs(pobj - dobj)[done] <= tol * (1 + np.abs(pobj[done])))
             its[cols] = it
             keep = ~done
