@@ -89,6 +89,26 @@ def parse_states(text: str) -> dict[str, str]:
     return out
 
 
+def parse_scontrol_jobs(text: str) -> dict[str, str]:
+    """``scontrol -o show job`` lines -> state per job id (``<array>_<task>`` for arrays).
+
+    slurmctld keeps ended jobs for MinJobAge (300 s by default), so this answers for jobs
+    that have just ended but that slurmdbd has not recorded yet (sacct lags behind).
+    """
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        fields = dict(tok.split("=", 1) for tok in line.split() if "=" in tok)
+        state = fields.get("JobState")
+        if not state:
+            continue
+        array, task = fields.get("ArrayJobId"), fields.get("ArrayTaskId")
+        ids = expand_job_ids(f"{array}_[{task}]" if array and task and not task.isdigit()
+                             else f"{array}_{task}" if array and task else fields.get("JobId", ""))
+        for jid in ids:
+            out[jid] = normalize_state(state)
+    return out
+
+
 def _run(cmd: list[str], timeout: float = 60) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
 
@@ -229,6 +249,11 @@ class SlurmBackend(Backend):
             ids = sorted({jid.split("_")[0] for jid in missing}, key=int)
             found.update({k: v for k, v in parse_states(self._query(
                 ["squeue", "-h", "-o", "%i|%T", "-j", ",".join(ids)])).items() if k in missing})
+        missing = wanted - set(found)
+        if missing and shutil.which("scontrol"):  # ended a moment ago: not in sacct yet
+            for main in sorted({jid.split("_")[0] for jid in missing}, key=int):
+                found.update({k: v for k, v in parse_scontrol_jobs(self._query(
+                    ["scontrol", "-o", "show", "job", main])).items() if k in missing})
         out.update({jid: found[jid] for jid in wanted if jid in found})
         return out
 

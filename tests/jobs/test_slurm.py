@@ -198,7 +198,7 @@ def mrsweep(*args: object) -> subprocess.CompletedProcess:
 
 def test_cancel_two_tasks_then_resume_runs_only_them(cluster: int, local_reference, tmp_path: Path,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
-    cfg = write_config(tmp_path / "grid.toml", **GRID, executor=slurm_options(cluster, cell_delay_s=2))
+    cfg = write_config(tmp_path / "grid.toml", **GRID, executor=slurm_options(cluster, cell_delay_s=4))
     sweep = tmp_path / "sweep"
     sub = mrsweep("run", cfg, "-o", sweep, "--no-wait", "-q")  # the submitter exits at once
     assert sub.returncode == 0 and "submitted 10 shard(s)" in sub.stdout, sub.stderr
@@ -212,9 +212,12 @@ def test_cancel_two_tasks_then_resume_runs_only_them(cluster: int, local_referen
     assert len(read_jobs(sweep)) == 10
     # wait until two tasks run, cancel them mid-run
     deadline = time.monotonic() + WAIT_LIMIT_S
+    shard_of = {j.job_id: j.shard_id for j in jobs}
     while True:
         states = backend.states(jobs)
-        running = sorted(j for j, s in states.items() if s == "RUNNING")
+        # running and not about to finish: its shard file is not written yet (8 s of cells)
+        running = sorted(j for j, s in states.items()
+                         if s == "RUNNING" and not (sweep / "shards" / f"{shard_of[j]}.nc").exists())
         if len(running) >= 2:
             break
         assert time.monotonic() < deadline, states

@@ -65,13 +65,15 @@ def test_states_one_sacct_call_for_the_whole_sweep(tmp_path: Path, monkeypatch: 
                       "13_0": "TIMEOUT", "13_1": "RUNNING", "14": "REQUEUED"}
     calls = log.read_text().splitlines()
     assert len(calls) == 1 and calls[0].startswith("sacct ") and calls[0].endswith("-j 12,13,14")
-    # ids sacct does not know yet: one squeue call for those only; unknown stays UNKNOWN
+    # ids sacct does not know yet: one squeue call for those only, then scontrol for what
+    # squeue does not list either (ended a moment ago); unknown to all three stays UNKNOWN
     log.unlink()
     states = backend.states([job(0, "12_0"), job(7, "15_1"), job(8, "16_0"), job(9, "bad id")])
     assert states == {"12_0": "COMPLETED", "15_1": "PENDING", "16_0": "UNKNOWN", "bad id": "UNKNOWN"}
     calls = log.read_text().splitlines()
-    assert [c.split()[0] for c in calls] == ["sacct", "squeue"] and calls[1].endswith("-j 15,16")
-    assert backend.scheduler_calls == 3
+    assert [c.split()[0] for c in calls] == ["sacct", "squeue", "scontrol"] and calls[1].endswith("-j 15,16")
+    assert calls[2] == "scontrol -o show job 16"
+    assert backend.scheduler_calls == 4
 
 
 def test_max_array_size_from_scontrol_or_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -169,3 +171,17 @@ def test_split_arrays_chained_so_parallelism_caps_the_sweep(tmp_path: Path, monk
     assert "--array=0-3%4" in scripts[100] and "--array=0-1%2" in scripts[102]
     assert "dependency" not in scripts[100] and "dependency" not in scripts[101]
     assert "#SBATCH --dependency=afterany:100" in scripts[102]
+
+
+def test_scontrol_lines_give_states_of_jobs_sacct_does_not_know_yet() -> None:
+    from jobs.executors.slurm import parse_scontrol_jobs
+
+    text = (
+        "JobId=41 ArrayJobId=40 ArrayTaskId=1 JobName=x JobState=COMPLETED Reason=None\n"
+        "JobId=40 ArrayJobId=40 ArrayTaskId=2-3%2 JobName=x JobState=PENDING Reason=JobArrayTaskLimit\n"
+        "JobId=50 JobName=plain JobState=CANCELLED Reason=None\n"
+        "garbage line without state\n"
+    )
+    assert parse_scontrol_jobs(text) == {
+        "40_1": "COMPLETED", "40_2": "PENDING", "40_3": "PENDING", "50": "CANCELLED",
+    }
