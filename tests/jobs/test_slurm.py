@@ -173,7 +173,9 @@ def test_sweep_as_split_arrays_equals_local_backend(cluster: int, local_referenc
     assert {j.shard_id for j in jobs} == {f"shard-{i:05d}" for i in range(10)}
     backend = SlurmBackend.from_config({k: v for k, v in slurm_options(cluster).items() if k != "backend"})
     assert set(backend.states(jobs).values()) == {"COMPLETED"}
-    assert backend.scheduler_calls == 1  # one sacct call for the 3 arrays / 10 tasks
+    # one sacct call for the 3 arrays / 10 tasks; squeue and scontrol are asked only about
+    # ids that slurmdbd has not recorded yet (it lags a few seconds behind job ends)
+    assert 1 <= backend.scheduler_calls <= 3
     assert sweep_status(sweep).all_done
     # one log pair per array task, not per cell; one sbatch script per array
     logs = list((sweep / "logs").iterdir())
