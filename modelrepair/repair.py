@@ -15,9 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from modelrepair.corruption import corrupt
 from modelrepair.lad import solve_lad
 from modelrepair.models.base import RepairSettings
-from modelrepair.outcome import LayerOutcome
+from modelrepair.outcome import CellOutcome, LayerOutcome
 
 
 @dataclass(frozen=True)
@@ -91,3 +92,16 @@ def repair_layer(
     outcome = LayerOutcome(name, exact, max_abs, mse, units_repaired, units, int(n_corrupted))
     out = repaired[:, 0] if vector else repaired
     return LayerRepair(out, outcome, solver_ok, seconds, certified, solved)
+
+
+def repair_vector_cell(
+    A: np.ndarray, theta: np.ndarray, eps: float, rng: np.random.Generator, settings: RepairSettings
+) -> CellOutcome:
+    """One cell of a one-layer model: corrupt ``theta``, repair it as ``A u~`` (offset 0).
+
+    Shared by the linear, random-features and lasso kinds (A = X^T or Phi^T).
+    """
+    eta, mask = corrupt(theta, eps, settings.corruption, rng)
+    layer = repair_layer("theta", A, eta, np.zeros_like(eta), theta, int(mask.sum()), settings)
+    status = "ok" if layer.solver_ok else "solver_failed"
+    return CellOutcome((layer.outcome,), status, layer.seconds, layer.certified / max(1, layer.solved_units))

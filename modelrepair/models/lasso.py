@@ -13,12 +13,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from modelrepair.corruption import corrupt
 from modelrepair.models.base import ModelSpec, RepairSettings, register_model_kind
 from modelrepair.models.linear import DesignSpec
 from modelrepair.models.twolayer import LabelMap, build_design
 from modelrepair.outcome import CellOutcome
-from modelrepair.repair import repair_layer
+from modelrepair.repair import repair_vector_cell
 from modelrepair.validation import require
 
 
@@ -59,13 +58,7 @@ class FittedLasso:
     fit_info: dict[str, float] = field(default_factory=dict)
 
     def repair_cell(self, eps: float, rng: np.random.Generator, settings: RepairSettings) -> CellOutcome:
-        eta, mask = corrupt(self.theta, eps, settings.corruption, rng)
-        layer = repair_layer(
-            "theta", self.X.T, eta, np.zeros_like(eta), self.theta, int(mask.sum()), settings
-        )
-        status = "ok" if layer.solver_ok else "solver_failed"
-        cert = layer.certified / max(1, layer.solved_units)
-        return CellOutcome((layer.outcome,), status, layer.seconds, cert)
+        return repair_vector_cell(self.X.T, self.theta, eps, rng, settings)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         return {"X": self.X, "y": self.y, "theta": self.theta}

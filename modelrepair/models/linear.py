@@ -12,11 +12,10 @@ from typing import Literal
 
 import numpy as np
 
-from modelrepair.corruption import corrupt
 from modelrepair.designs import gaussian_design, load_colon, select_columns
 from modelrepair.models.base import ModelSpec, RepairSettings, register_model_kind
 from modelrepair.outcome import CellOutcome
-from modelrepair.repair import repair_layer
+from modelrepair.repair import repair_vector_cell
 from modelrepair.validation import require
 
 
@@ -74,13 +73,7 @@ class FittedLinear:
     fit_info: dict[str, float] = field(default_factory=dict)
 
     def repair_cell(self, eps: float, rng: np.random.Generator, settings: RepairSettings) -> CellOutcome:
-        eta, mask = corrupt(self.theta, eps, settings.corruption, rng)
-        layer = repair_layer(
-            "theta", self.X.T, eta, np.zeros_like(eta), self.theta, int(mask.sum()), settings
-        )
-        status = "ok" if layer.solver_ok else "solver_failed"
-        cert = layer.certified / max(1, layer.solved_units)
-        return CellOutcome((layer.outcome,), status, layer.seconds, cert)
+        return repair_vector_cell(self.X.T, self.theta, eps, rng, settings)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         return {"X": self.X, "y": self.y, "theta": self.theta}

@@ -12,12 +12,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from modelrepair.corruption import corrupt
 from modelrepair.models.base import ModelSpec, RepairSettings, register_model_kind
 from modelrepair.models.linear import DesignSpec
 from modelrepair.models.twolayer import LabelMap, OutputScaling, build_design
 from modelrepair.outcome import CellOutcome
-from modelrepair.repair import repair_layer
+from modelrepair.repair import repair_vector_cell
 from modelrepair.training import Activation, hidden_features
 from modelrepair.validation import require
 
@@ -45,13 +44,7 @@ class FittedRandomFeatures:
         return hidden_features(self.X, self.F, self.spec.activation, self.spec.scale)
 
     def repair_cell(self, eps: float, rng: np.random.Generator, settings: RepairSettings) -> CellOutcome:
-        eta, mask = corrupt(self.theta, eps, settings.corruption, rng)
-        layer = repair_layer(
-            "theta", self.Phi.T, eta, np.zeros_like(eta), self.theta, int(mask.sum()), settings
-        )
-        status = "ok" if layer.solver_ok else "solver_failed"
-        cert = layer.certified / max(1, layer.solved_units)
-        return CellOutcome((layer.outcome,), status, layer.seconds, cert)
+        return repair_vector_cell(self.Phi.T, self.theta, eps, rng, settings)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         return {"X": self.X, "y": self.y, "F": self.F, "theta": self.theta}
