@@ -7,13 +7,13 @@ Writes into ``<sweep_dir>/aggregate/``: ``curves.nc``, ``summary.csv``, ``summar
 from __future__ import annotations
 
 import csv
-import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import xarray as xr
 
+from aggregate.atomic import atomic_write, atomic_write_text
 from aggregate.curves import compute_curves, format_summary, summary_rows
 from aggregate.merge import MergeError, MergeResult, merge_sweep
 from modelrepair.errors import DataFileError
@@ -32,22 +32,6 @@ class AggregateResult:
     summary: str
 
 
-def _atomic_write(final: Path, write: Callable[[Path], None]) -> Path:
-    """Write via ``write(tmp)`` to a temp file beside ``final``, fsync, then rename over it."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, final)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return final
-
-
-def _write_text(final: Path, text: str) -> Path:
-    return _atomic_write(final, lambda p: p.write_text(text if text.endswith("\n") else text + "\n"))
 
 
 def _write_csv(final: Path, rows: list[dict[str, object]]) -> Path:
@@ -58,11 +42,11 @@ def _write_csv(final: Path, rows: list[dict[str, object]]) -> Path:
             w.writeheader()
             w.writerows(rows)
 
-    return _atomic_write(final, write)
+    return atomic_write(final, write)
 
 
 def _write_curves(final: Path, curves: xr.Dataset) -> Path:
-    return _atomic_write(final, lambda p: curves.to_netcdf(p, engine="netcdf4"))
+    return atomic_write(final, lambda p: curves.to_netcdf(p, engine="netcdf4"))
 
 
 def aggregate_sweep(
@@ -97,8 +81,8 @@ def aggregate_sweep(
     paths = {
         "curves": _write_curves(out / CURVES_NAME, curves),
         "summary_csv": _write_csv(out / "summary.csv", summary_rows(curves)),
-        "summary_txt": _write_text(out / "summary.txt", summary),
-        "merge_report": _write_text(out / "merge_report.txt", merged.report()),
+        "summary_txt": atomic_write_text(out / "summary.txt", summary),
+        "merge_report": atomic_write_text(out / "merge_report.txt", merged.report()),
     }
     if figures:
         paths.update(_figure_paths(curves, out, formats))

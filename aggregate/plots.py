@@ -8,7 +8,6 @@ one panel per layer. One legend per figure, right of the last panel (never over 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
 
 from aggregate import schema as S  # noqa: E402
+from aggregate.atomic import atomic_write  # noqa: E402
 
 ERROR_FLOOR = 1e-16
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h")
@@ -61,20 +61,11 @@ def _legend_outside(axes) -> None:
                         bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, frameon=True)
 
 
-def _save(fig: plt.Figure, out_dir: Path, stem: str, formats: Sequence[str]) -> list[Path]:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for fmt in formats:
-        final = out_dir / f"{stem}.{fmt}"
-        tmp = out_dir / f".{stem}.{fmt}.tmp-{os.getpid()}"
-        try:
-            fig.savefig(tmp, format=fmt, dpi=150, bbox_inches="tight")
-            with open(tmp, "rb+") as fh:
-                os.fsync(fh.fileno())
-            os.replace(tmp, final)
-        finally:
-            tmp.unlink(missing_ok=True)
-        paths.append(final)
+def save_figure(fig: plt.Figure, out_dir: Path, stem: str, formats: Sequence[str]) -> list[Path]:
+    """Write ``fig`` as ``out_dir/stem.<fmt>`` for each format, atomically (tmp, fsync, rename)."""
+    paths = [atomic_write(Path(out_dir) / f"{stem}.{fmt}",
+                          lambda p, fmt=fmt: fig.savefig(p, format=fmt, dpi=150, bbox_inches="tight"))
+             for fmt in formats]
     plt.close(fig)
     return paths
 
@@ -106,7 +97,7 @@ def plot_repair_probability(
     curves: xr.Dataset, out_dir: str | Path, formats: Sequence[str] = ("png", "pdf")
 ) -> list[Path]:
     """Figure 1: P(repair) vs eps per model with CI bands; per-layer panels if any model has 2 layers."""
-    return _save(repair_probability_figure(curves), Path(out_dir), "repair_probability", formats)
+    return save_figure(repair_probability_figure(curves), Path(out_dir), "repair_probability", formats)
 
 
 def repair_probability_figure(curves: xr.Dataset) -> plt.Figure:
@@ -147,7 +138,7 @@ def plot_errors(
     Errors below ``floor`` (exact zeros included) are drawn at ``floor``; inf (unsolved)
     medians are left out; the caption says so.
     """
-    return _save(errors_figure(curves, floor), Path(out_dir), "errors", formats)
+    return save_figure(errors_figure(curves, floor), Path(out_dir), "errors", formats)
 
 
 def errors_figure(curves: xr.Dataset, floor: float = ERROR_FLOOR) -> plt.Figure:

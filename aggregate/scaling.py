@@ -28,7 +28,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -38,6 +37,7 @@ import numpy as np
 import xarray as xr
 
 from aggregate import schema as S
+from aggregate.atomic import atomic_write_text
 from modelrepair.errors import UserError
 
 SIZE_NAMES = {"linear": "p", "twolayer": "d*hidden"}
@@ -211,18 +211,6 @@ def solver_ratios(points: Sequence[TimingPoint], reference: str) -> dict[TimingP
             for p in points if (p.kind, p.n, p.epsilon, p.size) in ref}
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "w", newline="") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def _csv_text(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(columns), lineterminator="\n")
@@ -237,13 +225,13 @@ def write_csvs(result: ScalingResult, out_dir: Path) -> dict[str, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     slopes = out_dir / "scaling_slopes.csv"
     rows = [asdict(f) for f in result.fits]
-    _atomic_write_text(slopes, _csv_text(rows, [f.name for f in PowerLawFit.__dataclass_fields__.values()]))
+    atomic_write_text(slopes, _csv_text(rows, [f.name for f in PowerLawFit.__dataclass_fields__.values()]))
     times = out_dir / "scaling_times.csv"
     ratios = solver_ratios(result.points, result.reference)
     rows = [{**asdict(p), "reference_solver": result.reference, "ratio_to_reference": ratios.get(p)}
             for p in result.points]
     cols = [*TimingPoint.__dataclass_fields__, "reference_solver", "ratio_to_reference"]
-    _atomic_write_text(times, _csv_text(rows, cols))
+    atomic_write_text(times, _csv_text(rows, cols))
     return {"slopes_csv": slopes, "times_csv": times}
 
 
@@ -311,21 +299,10 @@ def plot_scaling(result: ScalingResult, out_dir: Path, formats: Sequence[str] = 
     fig.suptitle("Repair cost vs model size (fit: log t = a + slope log size, on medians; "
                  "hollow marker: not every cell exactly repaired)", fontsize=10)
     fig.tight_layout()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {}
-    for fmt in formats:
-        final = out_dir / f"scaling.{fmt}"
-        tmp = out_dir / f".scaling.{fmt}.tmp-{os.getpid()}"
-        try:
-            fig.savefig(tmp, format=fmt, dpi=150, bbox_inches="tight")
-            with open(tmp, "rb+") as fh:
-                os.fsync(fh.fileno())
-            os.replace(tmp, final)
-        finally:
-            tmp.unlink(missing_ok=True)
-        paths[f"scaling_{fmt}"] = final
-    plt.close(fig)
-    return paths
+    from aggregate.plots import save_figure
+
+    saved = save_figure(fig, out_dir, "scaling", formats)
+    return {f"scaling_{path.suffix[1:]}": path for path in saved}
 
 
 def format_summary(result: ScalingResult) -> str:
@@ -403,7 +380,7 @@ def scaling_study(
     paths = {**plot_scaling(result, out, formats), **write_csvs(result, out)}
     summary = format_summary(result)
     summary_path = out / "scaling_summary.txt"
-    _atomic_write_text(summary_path, summary)
+    atomic_write_text(summary_path, summary)
     paths["summary_txt"] = summary_path
     return ScalingResult(result.points, result.fits, result.reference, paths, result.notes, summary)
 
