@@ -13,11 +13,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from modelrepair.models.base import ModelSpec, RepairSettings, register_model_kind
-from modelrepair.models.linear import DesignSpec
+from modelrepair.models.base import ModelSpec, register_model_kind
+from modelrepair.models.linear import DesignSpec, FittedLinear
 from modelrepair.models.twolayer import LabelMap, build_design
-from modelrepair.outcome import CellOutcome
-from modelrepair.repair import repair_vector_cell
 from modelrepair.validation import require
 
 
@@ -49,21 +47,6 @@ def lasso_cd(
     return theta, max_iter
 
 
-@dataclass
-class FittedLasso:
-    spec: LassoSpec
-    X: np.ndarray
-    y: np.ndarray
-    theta: np.ndarray
-    fit_info: dict[str, float] = field(default_factory=dict)
-
-    def repair_cell(self, eps: float, rng: np.random.Generator, settings: RepairSettings) -> CellOutcome:
-        return repair_vector_cell(self.X.T, self.theta, eps, rng, settings)
-
-    def to_arrays(self) -> dict[str, np.ndarray]:
-        return {"X": self.X, "y": self.y, "theta": self.theta}
-
-
 @register_model_kind
 @dataclass(frozen=True)
 class LassoSpec(ModelSpec):
@@ -81,15 +64,15 @@ class LassoSpec(ModelSpec):
         require(self.max_iter > 0, "max_iter", f"must be a positive integer, got {self.max_iter}")
         require(self.tol > 0, "tol", f"must be > 0, got {self.tol}")
 
-    def fit(self, seed: np.random.SeedSequence) -> FittedLasso:
+    def fit(self, seed: np.random.SeedSequence) -> FittedLinear:
         rng = np.random.default_rng(seed)
         X, y = build_design(self.design, self.label_map, rng)
         theta, sweeps = lasso_cd(X, y, self.alpha, self.max_iter, self.tol)
         info = {"nonzeros": float(np.count_nonzero(theta)), "sweeps": float(sweeps)}
-        return FittedLasso(self, X, y, theta, info)
+        return FittedLinear(self, X, y, theta, info)
 
-    def from_arrays(self, arrays: Mapping[str, np.ndarray]) -> FittedLasso:
-        return FittedLasso(self, arrays["X"], arrays["y"], arrays["theta"])
+    def from_arrays(self, arrays: Mapping[str, np.ndarray]) -> FittedLinear:
+        return FittedLinear(self, arrays["X"], arrays["y"], arrays["theta"])
 
     def check_data(self) -> None:
         self.design.check_data()

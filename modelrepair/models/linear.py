@@ -66,7 +66,10 @@ def min_norm_solution(X: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 @dataclass
 class FittedLinear:
-    spec: LinearSpec
+    """A fitted one-layer estimator theta on design X (min-norm or, for the lasso kind,
+    sparse); repaired with A = X^T."""
+
+    spec: ModelSpec
     X: np.ndarray
     y: np.ndarray
     theta: np.ndarray
