@@ -124,6 +124,8 @@ def compute_curves(
 
     Errors (max_abs_error, mse) are summarised over the cells where the layer is present;
     ``inf`` (a unit that failed to solve) propagates into the mean, not the median.
+    A ``solver_failed`` cell is a trial that was not repaired; an ``error`` cell (the cell's
+    code raised) is no trial at all: it is counted in ``n_error`` only, never in ``n_trials``.
     """
     models = list(models) if models is not None else model_order(cells)
     eps_grid = np.unique(cells[S.COORD_EPSILON].values.astype(float))
@@ -152,13 +154,14 @@ def compute_curves(
     extra_mean = {name: np.full((nm, ne), np.nan) for name in extras}
     for i in range(nm):
         for j in range(ne):
-            sel = (cm == i) & (ce == j)
+            here = (cm == i) & (ce == j)
+            n_error[i, j] = (status[here] == S.STATUS_ERROR).sum()
+            sel = here & (status != S.STATUS_ERROR)
             n[i, j] = sel.sum()
             if not n[i, j]:
                 continue
             k[i, j] = exact[sel].sum()
             n_failed[i, j] = (status[sel] == S.STATUS_SOLVER_FAILED).sum()
-            n_error[i, j] = (status[sel] == S.STATUS_ERROR).sum()
             secs_mean[i, j] = np.nanmean(secs[sel]) if np.isfinite(secs[sel]).any() else np.nan
             for name in extras:
                 vals = cells[name].values[sel].astype(float)
@@ -192,7 +195,7 @@ def compute_curves(
         return (dims, data, {"long_name": long_name, "units": units, **extra})
 
     data_vars = {
-        "n_trials": var(me, n, "number of cells (trials) at this corruption level"),
+        "n_trials": var(me, n, "number of trials (cells without status error) at this corruption level"),
         "n_repaired": var(me, k, "number of cells with every layer exactly repaired"),
         "repair_probability": var(me, prob, "probability of exact repair of every layer"),
         "repair_probability_lower": var(me, lo, f"lower bound of the {pct} {ci_name} interval"),
@@ -275,6 +278,14 @@ def format_summary(curves: xr.Dataset) -> str:
             tr = f"{trials[valid].min()}-{trials[valid].max()}"
         half = "never" if np.isnan(e_half) else f"{e_half:.4f}"
         lines.append(f"{str(m):<24} {half:>12} {tr:>11} {first:>10} {last:>10}")
+    for m in curves["model"].values:
+        c = curves.sel(model=m)
+        bad = {label: int(c[key].sum()) for key, label in
+               (("n_solver_failed", "solver_failed (counted as not repaired)"),
+                ("n_error", "error (left out of the trials)"))}
+        if any(bad.values()):
+            what = ", ".join(f"{v} {label}" for label, v in bad.items() if v)
+            lines.append(f"warning: model {m}: {what}; the cells' 'message' in the shard files says why")
     for m, d in S.json_attr(curves, S.ATTR_DIAGNOSIS).items():
         if isinstance(d, dict) and not d.get("exactly_repairable", True):
             verdicts = ", ".join(f"{x.get('name')}: {x.get('code')}" for x in d.get("layers", []))

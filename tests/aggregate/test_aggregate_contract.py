@@ -46,6 +46,7 @@ def test_real_writer_files_aggregate(tmp_path):
     net = curves.sel(model="net")
     assert net["n_repaired"].values.tolist() == [3, 1]
     assert net["n_solver_failed"].values.tolist() == [0, 1] and net["n_error"].values.tolist() == [0, 1]
+    assert net["n_trials"].values.tolist() == [4, 3]  # the error cell is no trial
     np.testing.assert_allclose(net["layer_repair_probability"].sel(layer="layer1"), [1.0, 1 / 3])
     np.testing.assert_allclose(net["layer_repair_probability"].sel(layer="layer2"), [0.75, 1 / 3])
     assert net["layer_n_trials"].sel(layer="layer2").values.tolist() == [4, 3]  # the error cell has no layers

@@ -107,11 +107,17 @@ def test_status_counts_model_order_and_extras(tmp_path):
     assert curves["n_solver_failed"].sel(model="zeta").values.tolist() == [2, 0]
     assert curves["n_error"].sel(model="zeta").values.tolist() == [1, 0]
     assert curves["n_repaired"].sel(model="zeta").values.tolist() == [1, 4]  # failed cells never count
+    # an error cell is no trial: 4 cells at eps 0, one of them "error" -> 3 trials
+    assert curves["n_trials"].sel(model="zeta").values.tolist() == [3, 4]
+    assert float(curves["repair_probability"].sel(model="zeta", epsilon=0.0)) == pytest.approx(1 / 3)
+    assert ("warning: model zeta: 2 solver_failed (counted as not repaired), 1 error (left out of the trials)"
+            in format_summary(curves))
+    assert "warning: model alpha" not in format_summary(curves)
     np.testing.assert_allclose(curves["extra_filter_error_mean"].sel(model="alpha"), [9.5, 13.5])
     cells_ds.attrs["model_order"] = json.dumps(["alpha", "zeta"])
     assert list(compute_curves(cells_ds)["model"].values) == ["alpha", "zeta"]
     cp = compute_curves(cells_ds, interval="clopper-pearson")
-    lo, _ = clopper_pearson_interval(1, 4)
+    lo, _ = clopper_pearson_interval(1, 3)  # 1 of 3 trials (the error cell is none)
     assert float(cp["repair_probability_lower"].sel(model="zeta", epsilon=0.0)) == pytest.approx(lo)
 
 
