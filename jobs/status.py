@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -63,7 +64,12 @@ class SweepStatus:
 
 
 def tail(path: Path, lines: int = 5) -> tuple[str, ...]:
-    """Last non-empty lines of a text file (empty if unreadable)."""
+    """Last non-empty lines of a text file (empty if unreadable).
+
+    The scheduler's verdict (slurmstepd's last ``*** JOB ... CANCELLED/DUE TO TIME LIMIT ***``
+    line) is always kept, as the first line, even when later lines (srun's kill messages)
+    push it out of the last ``lines``.
+    """
     try:
         with path.open("rb") as fh:
             fh.seek(0, 2)
@@ -72,7 +78,15 @@ def tail(path: Path, lines: int = 5) -> tuple[str, ...]:
             text = fh.read().decode(errors="replace")
     except OSError:
         return ()
-    return tuple(line for line in text.splitlines() if line.strip())[-lines:]
+    kept = [line for line in text.splitlines() if line.strip()]
+    last = kept[-lines:]
+    verdicts = [line for line in kept if _VERDICT.search(line)]
+    if verdicts and verdicts[-1] not in last:
+        last = [verdicts[-1], *last[1:]]
+    return tuple(last)
+
+
+_VERDICT = re.compile(r"\*\*\* (JOB|STEP) \S+ ON \S+ .*\*\*\*")
 
 
 def job_states(jobs: list[SubmittedJob], manifest: Manifest, backends: Mapping[str, Backend] | None) -> dict[str, str]:

@@ -94,3 +94,20 @@ def test_sigkill_then_resume_runs_only_unfinished_shards(tmp_path: Path, capsys)
     assert main(["run", str(cfg)]) == 0
     assert "nothing to do: all 6 shards" in capsys.readouterr().out
     assert len(read_jobs(sweep)) == n_lines + len(new_jobs)
+
+
+def test_log_tail_keeps_the_schedulers_verdict(tmp_path: Path) -> None:
+    """srun's kill messages after slurmstepd's CANCELLED line must not hide it in status."""
+    from jobs.status import tail
+
+    log = tmp_path / "1_0_log.err"
+    log.write_text("srun: got SIGCONT\n"
+                   "slurmstepd-vm: error: *** JOB 29 ON vm CANCELLED AT 2026-12-04T06:02:28 ***\n"
+                   "srun: forcing job termination\n\n"
+                   + "".join(f"line {i}\n" for i in range(6)))
+    got = tail(log, lines=3)
+    assert got == ("slurmstepd-vm: error: *** JOB 29 ON vm CANCELLED AT 2026-12-04T06:02:28 ***",
+                   "line 4", "line 5")
+    log.write_text("a\nb\n")
+    assert tail(log, lines=3) == ("a", "b")
+    assert tail(tmp_path / "missing.err") == ()

@@ -200,7 +200,10 @@ def mrsweep(*args: object) -> subprocess.CompletedProcess:
 
 def test_cancel_two_tasks_then_resume_runs_only_them(cluster: int, local_reference, tmp_path: Path,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
-    cfg = write_config(tmp_path / "grid.toml", **GRID, executor=slurm_options(cluster, cell_delay_s=4))
+    # scancel sends SIGTERM, which submitit ignores (it requeues on USR2 only), and SIGKILL
+    # KillWait = 10 s later. A victim is picked before its first cell is done, so it still
+    # has >= 2 x 8 s of cells to run: SIGKILL always lands before its shard file can.
+    cfg = write_config(tmp_path / "grid.toml", **GRID, executor=slurm_options(cluster, cell_delay_s=8))
     sweep = tmp_path / "sweep"
     sub = mrsweep("run", cfg, "-o", sweep, "--no-wait", "-q")  # the submitter exits at once
     assert sub.returncode == 0 and "submitted 10 shard(s)" in sub.stdout, sub.stderr
@@ -218,7 +221,7 @@ def test_cancel_two_tasks_then_resume_runs_only_them(cluster: int, local_referen
     while True:
         states = backend.states(jobs)
         started = {s for s, _ in computed_cells(sweep)}
-        # running and far from its end: no cell computed yet, so >= 4 s before its shard file
+        # running and far from its end: no cell computed yet, so >= 16 s before its shard file
         running = sorted(j for j, s in states.items() if s == "RUNNING" and shard_of[j] not in started)
         if len(running) >= 2:
             break
