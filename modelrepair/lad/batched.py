@@ -80,8 +80,8 @@ def solve_batched(
     alpha: float = 1.6,
     zero_tol: float = 1e-9,
     fallback: str | None = "highs",
-    cg_iters: int = 6,
-    rounds: int = 10,
+    cg_iters: int = 12,
+    rounds: int = 2,
     stall_after: int = 32,
     stall_frac: float = 0.005,
     ipm: bool = True,
@@ -118,7 +118,9 @@ def solve_batched(
     tau_np = zero_tol * (1.0 + np.median(np.abs(Bn), axis=0))
     Q64, B64 = ops.asarray(Qn), ops.asarray(Bn)
     Q, Bw = ops.cast(Q64, dtype), ops.cast(B64, dtype)
-    QT = Q.T.contiguous() if backend == "torch" else np.ascontiguousarray(Q.T)
+    # numpy: a transposed view (BLAS takes the transpose flag; a d x r copy costs more than
+    # the whole ADMM for one right-hand side: fresh pages); torch: a contiguous copy.
+    QT = Q.T.contiguous() if backend == "torch" else Q.T
     tau = ops.asarray(tau_np)
     X = np.full((r, m), np.nan)
     active = np.arange(m)
@@ -137,7 +139,7 @@ def solve_batched(
             xp_, _ = exact_finish(ops, Q64, bp, ops.cast(ops.take_cols(st.x, ip), "float64"))
             lp = ops.cast(dual_estimate(st, threshold), "float64")
             cp_ = certify(ops, Q64, bp, xp_, ops.take_cols(lp, ip), tau[ops.index(active[pi])],
-                          cg_iters=cg_iters, rounds=rounds)
+                          cg_iters=cg_iters, rounds=rounds, min_free=2 * r)
             if np.asarray(ops.to_numpy(cp_.certified), bool).mean() < ipm_yield:
                 if _DEBUG:
                     print(f"iter {cp}: probe yield low, all {active.size} to the IPM", flush=True)
@@ -146,7 +148,8 @@ def solve_batched(
         b64 = ops.take_cols(B64, cols) if active.size < m else B64
         x, _ = exact_finish(ops, Q64, b64, ops.cast(st.x, "float64"))
         lam0 = ops.cast(dual_estimate(st, threshold), "float64")
-        cert = certify(ops, Q64, b64, x, lam0, tau[cols], cg_iters=cg_iters, rounds=rounds)
+        cert = certify(ops, Q64, b64, x, lam0, tau[cols], cg_iters=cg_iters, rounds=rounds,
+                       min_free=2 * r)
         good = np.asarray(ops.to_numpy(cert.certified), bool)
         x_last = ops.to_numpy(x)[:, ~good]
         if _DEBUG:

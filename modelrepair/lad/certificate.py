@@ -69,7 +69,8 @@ def project_free(ops, Q, Ff, lam, iters: int):
 
 
 def certify(
-    ops, Q, B, X, lam0, tau, eq_tol: float | None = None, cg_iters: int = 0, rounds: int = 1
+    ops, Q, B, X, lam0, tau, eq_tol: float | None = None, cg_iters: int = 0, rounds: int = 1,
+    min_free: int | None = None,
 ) -> Certificate:
     """Try to certify each column x_j of X (r x cols) as optimal for b_j; see module doc."""
     xp = ops.xp
@@ -83,8 +84,13 @@ def certify(
     ok_free = n_free >= r
     cert = np.zeros(lam.shape[1], bool)
     if cg_iters:
+        # Projections only where |F| >= min_free (default r). ADMM checkpoints pass 2 r:
+        # with |F| close to r, lambda_F is (nearly) determined by Q_F^T lambda_F =
+        # -Q_N^T lambda_N, Q_F^T Q_F is ill-conditioned and CG does not converge (measured
+        # on the colon layer: such vertices, not yet optimal, never certified); the exact
+        # basis dual below settles them. After the IPM, |F| in (r, 2r) does certify.
         Ff = F.to(lam.dtype) if ops.name == "torch" else F.astype(lam.dtype)
-        cert, lam = _pocs(ops, Q, Ff, lam, ok_free, cg_iters, rounds, eq_tol)
+        cert, lam = _pocs(ops, Q, Ff, lam, n_free >= max(r, min_free or r), cg_iters, rounds, eq_tol)
     rest = np.flatnonzero(~cert)
     if rest.size:
         ir = ops.index(rest)
