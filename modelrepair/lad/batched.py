@@ -29,7 +29,7 @@ import numpy as np
 from modelrepair.lad import LadSolution, register_solver
 from modelrepair.lad.admm import admm_init, admm_iterate, dual_estimate
 from modelrepair.lad.batched_ops import make_ops
-from modelrepair.lad.certificate import certify, exact_finish
+from modelrepair.lad.certificate import certify, duplicate_rows, exact_finish
 
 #: ADMM iteration counts at which the exact finish + certificate is attempted.
 _DEBUG = bool(os.environ.get("MODELREPAIR_LAD_DEBUG"))
@@ -122,6 +122,8 @@ def solve_batched(
     # the whole ADMM for one right-hand side: fresh pages); torch: a contiguous copy.
     QT = Q.T.contiguous() if backend == "torch" else Q.T
     tau = ops.asarray(tau_np)
+    dup_np = duplicate_rows(A)
+    dup = [ops.index(g) for g in dup_np]
     X = np.full((r, m), np.nan)
     active = np.arange(m)
     st = admm_init(ops, Q, Bw, threshold)
@@ -136,20 +138,20 @@ def solve_batched(
             pi = np.linspace(0, active.size - 1, _PROBE).astype(int)
             ip = ops.index(pi)
             bp = ops.take_cols(B64, ops.index(active[pi]))
-            xp_, _ = exact_finish(ops, Q64, bp, ops.cast(ops.take_cols(st.x, ip), "float64"))
+            xp_, _ = exact_finish(ops, Q64, bp, ops.cast(ops.take_cols(st.x, ip), "float64"), dup)
             lp = ops.cast(dual_estimate(st, threshold), "float64")
             cp_ = certify(ops, Q64, bp, xp_, ops.take_cols(lp, ip), tau[ops.index(active[pi])],
-                          cg_iters=cg_iters, rounds=rounds, min_free=2 * r)
+                          cg_iters=cg_iters, rounds=rounds, min_free=2 * r, dup=dup)
             if np.asarray(ops.to_numpy(cp_.certified), bool).mean() < ipm_yield:
                 if _DEBUG:
                     print(f"iter {cp}: probe yield low, all {active.size} to the IPM", flush=True)
                 break
         cols = ops.index(active)
         b64 = ops.take_cols(B64, cols) if active.size < m else B64
-        x, _ = exact_finish(ops, Q64, b64, ops.cast(st.x, "float64"))
+        x, _ = exact_finish(ops, Q64, b64, ops.cast(st.x, "float64"), dup)
         lam0 = ops.cast(dual_estimate(st, threshold), "float64")
         cert = certify(ops, Q64, b64, x, lam0, tau[cols], cg_iters=cg_iters, rounds=rounds,
-                       min_free=2 * r)
+                       min_free=2 * r, dup=dup)
         good = np.asarray(ops.to_numpy(cert.certified), bool)
         x_last = ops.to_numpy(x)[:, ~good]
         if _DEBUG:
@@ -180,7 +182,7 @@ def solve_batched(
     if active.size and ipm:
         x0 = ops.to_numpy(st.x)  # ADMM's iterate (aligned with active): IPM warm start
         x_last = _ipm_stage(ops, Qn, Bn, active, X, status, tau_np, cg_iters, rounds, ipm_tol,
-                            x0 if x0.shape[1] == active.size else None)
+                            x0 if x0.shape[1] == active.size else None, dup_np)
         active = active[status[active] != "certified"]
     U_cert = status == "certified"
     U[:, U_cert] = (T @ X[:, U_cert]) * scale[U_cert]
@@ -196,7 +198,7 @@ def solve_batched(
     return _result(A, B, U, status, t0)
 
 
-def _ipm_stage(ops, Qn, Bn, active, X, status, tau_np, cg_iters, rounds, tol, x0=None):
+def _ipm_stage(ops, Qn, Bn, active, X, status, tau_np, cg_iters, rounds, tol, x0=None, dup=()):
     """IPM on the columns ``active`` (numpy, float64), then vertex finish + certificate.
 
     Writes certified columns into X/status; returns the vertices of the others (r x k).
@@ -206,8 +208,9 @@ def _ipm_stage(ops, Qn, Bn, active, X, status, tau_np, cg_iters, rounds, tol, x0
     np_ops = ops if ops.name == "numpy" else make_ops("numpy")
     b = Bn[:, active]
     res = ipm_lad(Qn, b, x0=x0, tol=tol)
-    x, _ = exact_finish(np_ops, Qn, b, res.x)
-    cert = certify(np_ops, Qn, b, x, res.lam, tau_np[active], cg_iters=cg_iters, rounds=rounds)
+    x, _ = exact_finish(np_ops, Qn, b, res.x, dup)
+    cert = certify(np_ops, Qn, b, x, res.lam, tau_np[active], cg_iters=cg_iters, rounds=rounds,
+                   dup=dup)
     good = np.asarray(cert.certified, bool)
     bad = np.flatnonzero(~good)
     if bad.size:  # non-unique optimum: IPM sits inside the optimal face; purify to a vertex
@@ -215,7 +218,7 @@ def _ipm_stage(ops, Qn, Bn, active, X, status, tau_np, cg_iters, rounds, tol, x0
 
         xb = np.stack([purify(Qn, b[:, j], res.x[:, j], 1e-7) for j in bad], axis=1)
         c2 = certify(np_ops, Qn, b[:, bad], xb, res.lam[:, bad], tau_np[active[bad]],
-                     cg_iters=cg_iters, rounds=rounds)
+                     cg_iters=cg_iters, rounds=rounds, dup=dup)
         g2 = np.asarray(c2.certified, bool)
         x[:, bad[g2]] = xb[:, g2]
         good[bad[g2]] = True

@@ -37,6 +37,44 @@ class Certificate:
     n_free: object
 
 
+def duplicate_rows(A: np.ndarray) -> list[np.ndarray]:
+    """Groups (index arrays, >= 2 rows each) of identical rows of A (numpy).
+
+    Two identical rows in a basis make its r x r system singular (duplicated genes in the
+    colon data); `exact_finish` and the basis dual take at most one row of each group.
+    Cheap when there are none: one sort of A's first column.
+    """
+    if A.shape[0] < 2 or A.shape[1] == 0:
+        return []
+    key = A[:, 0]
+    ks = np.sort(key)
+    if not np.any(ks[1:] == ks[:-1]):
+        return []
+    order = np.argsort(key, kind="stable")
+    ks = key[order]
+    tie = np.flatnonzero(ks[1:] == ks[:-1])
+    cand = np.unique(np.concatenate([order[tie], order[tie + 1]]))
+    _, inv, cnt = np.unique(A[cand], axis=0, return_inverse=True, return_counts=True)
+    inv = inv.ravel()
+    return [cand[inv == g] for g in np.flatnonzero(cnt > 1)]
+
+
+def _one_per_group(ops, score, dup):
+    """``score`` (rows x cols) with +inf on all but the smallest-score row of each group
+    of ``dup`` (ops index arrays), so that a k-smallest selection takes at most one."""
+    if not len(dup):
+        return score
+    score = score + 0.0
+    inf = float("inf")
+    for g in dup:
+        sub = score[g]
+        keep = ops.xp.argmin(sub, 0)[None, :]
+        out = 0.0 * sub + inf
+        ops.scatter(out, keep, ops.gather(sub, keep))
+        score[g] = out
+    return score
+
+
 def _rows(ops, Q, idx):
     """Stack of square systems (cols, k, r): M[j][i, :] = Q[idx[i, j], :]."""
     G = Q[idx]  # (k, cols, r)
@@ -70,7 +108,7 @@ def project_free(ops, Q, Ff, lam, iters: int):
 
 def certify(
     ops, Q, B, X, lam0, tau, eq_tol: float | None = None, cg_iters: int = 0, rounds: int = 1,
-    min_free: int | None = None,
+    min_free: int | None = None, dup=(),
 ) -> Certificate:
     """Try to certify each column x_j of X (r x cols) as optimal for b_j; see module doc."""
     xp = ops.xp
@@ -94,20 +132,20 @@ def certify(
     rest = np.flatnonzero(~cert)
     if rest.size:
         ir = ops.index(rest)
-        c2, l2 = _basis_dual(ops, Q, ops.take_cols(F, ir), ops.take_cols(lam, ir), eq_tol)
+        c2, l2 = _basis_dual(ops, Q, ops.take_cols(F, ir), ops.take_cols(lam, ir), eq_tol, dup)
         c2 = np.asarray(ops.to_numpy(c2), bool) & np.asarray(ops.to_numpy(ok_free), bool)[rest]
         lam[:, ir] = l2
         cert[rest[c2]] = True
     return Certificate(ops.asarray(cert.astype(float)) > 0.5, lam, n_free)
 
 
-def _basis_dual(ops, Q, F, lam, eq_tol):
+def _basis_dual(ops, Q, F, lam, eq_tol, dup=()):
     """Exact correction on the r free rows with the most slack: (certified, lam)."""
     xp = ops.xp
     r = Q.shape[1]
     lam = xp.clip(lam, -1.0, 1.0)
     slack = xp.where(F, 1.0 - xp.abs(lam), -1.0 + 0.0 * lam)
-    S2 = ops.smallest(-slack, r)
+    S2 = ops.smallest(_one_per_group(ops, -slack, dup), r)
     ops.scatter(lam, S2, 0.0 * ops.gather(lam, S2))
     g = Q.T @ lam
     M = _rows(ops, Q, S2)
@@ -155,15 +193,16 @@ def _colmax(ops, X):
     return A.max(0) if ops.name == "numpy" else A.amax(0)
 
 
-def exact_finish(ops, Q, B, X):
+def exact_finish(ops, Q, B, X, dup=()):
     """Vertex through the r smallest-|residual| rows of each column: (X_new, solved mask).
 
-    Columns whose basis system is singular keep their old x (mask False).
+    ``dup``: groups of identical rows (`duplicate_rows`); at most one row of each enters a
+    basis. Columns whose basis system is singular keep their old x (mask False).
     """
     xp = ops.xp
     r = Q.shape[1]
     R = B - Q @ X
-    S1 = ops.smallest(xp.abs(R), r)
+    S1 = ops.smallest(_one_per_group(ops, xp.abs(R), dup), r)
     M = _rows(ops, Q, S1)
     x, ok = ops.solve(M, ops.gather(B, S1))
     return xp.where(ok[None, :], x, X), ok
