@@ -13,6 +13,7 @@ cluster's MaxArraySize, with the profile's (validated) options and every value q
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -36,11 +37,25 @@ def sbatch_commands(sweep_dir: Path, profile_name: str = "local", template: Path
     out = []
     for offset in range(0, n, size):
         count = min(size, n - offset)
+        # log names as submitit's (<job id>_0_log.err): `status` finds the tail of a failed task
         opts = [f"--array=0-{count - 1}%{min(count, prof.array_parallelism)}", "--job-name=mrsweep",
-                f"--output={logs}/%A_%a.out", f"--error={logs}/%A_%a.err",
+                f"--output={logs}/%A_%a_0_log.out", f"--error={logs}/%A_%a_0_log.err",
                 f"--export=ALL,MRSWEEP_PYTHON={sys.executable}", *prof.sbatch_options()]
         out.append(shlex.join(["sbatch", *opts, str(template), str(sweep_dir), str(offset)]))
     return out
+
+
+def record_array_task(sweep_dir: Path, shard_id: str, manifest_hash: str) -> None:
+    """Inside a Slurm array task: append this task to jobs.jsonl, so `status` sees the shard
+    running (and `resume` does not submit it twice) and, if it dies, shows its state and log."""
+    from jobs.executors.base import SubmittedJob, now_iso, record_jobs
+
+    array_id, task_id = os.environ.get("SLURM_ARRAY_JOB_ID"), os.environ.get("SLURM_ARRAY_TASK_ID")
+    if not (array_id and task_id and array_id.isdigit() and task_id.isdigit()):
+        return
+    folder = Path(sweep_dir).absolute() / "logs" / "sbatch"
+    record_jobs(sweep_dir, [SubmittedJob(shard_id, "slurm", f"{array_id}_{task_id}", str(folder), now_iso(),
+                                         manifest_hash)])
 
 
 def run_index(sweep_dir: Path, index: int | None, shard_id: str | None) -> Path:
@@ -53,6 +68,7 @@ def run_index(sweep_dir: Path, index: int | None, shard_id: str | None) -> Path:
             raise UserError(f"--index {index}: the sweep in {sweep_dir} has shards 0..{len(manifest.shards) - 1}")
         shard_id = manifest.shards[index].shard_id
     print(f"[mrsweep] running {shard_id} of {sweep_dir}", flush=True)
+    record_array_task(sweep_dir, shard_id, manifest.hash)
     path = run_shard(sweep_dir, shard_id)
     print(f"[mrsweep] {shard_id}: wrote {path}", flush=True)
     return path

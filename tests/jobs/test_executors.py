@@ -55,3 +55,20 @@ def test_jobs_jsonl_latest_per_shard_and_manifest(tmp_path: Path) -> None:
     assert [j.job_id for j in read_jobs(tmp_path)] == ["1", "2", "3", "4"]
     assert {k: v.job_id for k, v in latest_jobs(tmp_path, "h1").items()} == {"shard-00000": "3", "shard-00001": "2"}
     assert latest_jobs(tmp_path)["shard-00000"].job_id == "4"
+
+
+def test_plain_sbatch_task_records_its_job_id(tmp_path, monkeypatch) -> None:
+    """An array task of slurm_templates/sbatch/array.sbatch appends itself to jobs.jsonl."""
+    from jobs.executors import read_jobs
+    from jobs.executors.base import log_paths
+    from jobs.run_shard import record_array_task
+
+    record_array_task(tmp_path, "shard-00003", "abc")  # not inside Slurm: nothing recorded
+    assert read_jobs(tmp_path) == []
+    monkeypatch.setenv("SLURM_ARRAY_JOB_ID", "417")
+    monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "3")
+    record_array_task(tmp_path, "shard-00003", "abc")
+    (job,) = read_jobs(tmp_path)
+    assert (job.shard_id, job.backend, job.job_id, job.manifest_hash) == ("shard-00003", "slurm", "417_3", "abc")
+    # the template's --output/--error names (%A_%a_0_log.out) are where status looks
+    assert log_paths(job)[1] == tmp_path.absolute() / "logs" / "sbatch" / "417_3_0_log.err"

@@ -23,6 +23,7 @@ import xarray as xr
 
 from jobs.cli import main
 from jobs.executors import read_jobs
+from jobs.executors.base import log_paths
 from jobs.executors.slurm import SlurmBackend, arrays_of, cluster_max_array_size
 from jobs.status import format_status, sweep_status
 
@@ -342,4 +343,10 @@ def test_plain_sbatch_template_runs_shards_without_submitit(cluster: int, one_sh
         time.sleep(1)
     assert sweep_status(sweep).all_done
     assert len(list((sweep / "logs" / "sbatch").glob("*.out"))) == 4
+    # every task recorded itself when it started: status/resume know the job of each shard
+    jobs = read_jobs(sweep)
+    assert sorted(j.job_id for j in jobs) == sorted(f"{a}_{i}" for a in ids for i in (0, 1))
+    assert sorted(j.shard_id for j in jobs) == [f"shard-0000{i}" for i in range(4)]
+    assert all(j.backend == "slurm" and log_paths(j)[0].is_file() for j in jobs)
+    assert all("[mrsweep] running" in log_paths(j)[0].read_text() for j in jobs)
     assert_same_results(sweep, one_shard_reference)
