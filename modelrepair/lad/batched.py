@@ -40,11 +40,24 @@ CHECKPOINTS = (8, 16, 24, 32, 45, 60, 80, 100, 130, 160, 200, 250, 300, 400, 500
 def range_basis(A: np.ndarray, rank_tol: float = 1e-10) -> tuple[np.ndarray, np.ndarray]:
     """(Q, T): Q (d x r) orthonormal basis of range(A), T (n x r) with A T = Q.
 
-    Well-conditioned A (cond < 1e4): eigen-decomposition of A^T A (repeated once on Q^T Q
-    when cond > 100, CholeskyQR2-like; BLAS-3 only). Otherwise, or if rank-deficient:
-    thin SVD with relative rank tolerance.
+    Well-conditioned A (LAPACK's estimate of cond_1(A^T A) below 1e3, so cond(A) < ~30):
+    Cholesky QR, T = L^-T (a fifth of the eigen-decomposition's time for n = 50). Otherwise
+    (cond < 1e4): eigen-decomposition of A^T A (repeated once on Q^T Q when cond > 100,
+    CholeskyQR2-like; BLAS-3 only). Otherwise, or if rank-deficient: thin SVD with relative
+    rank tolerance.
     """
+    from scipy.linalg import lapack
+
     G = A.T @ A
+    if G.size:
+        L, info = lapack.dpotrf(G, lower=1, clean=1)
+        if info == 0:
+            rcond, info = lapack.dpocon(L, float(np.abs(G).sum(0).max()), uplo="L")
+            if info == 0 and rcond > 1e-3:
+                Li, info = lapack.dtrtri(L, lower=1)
+                if info == 0:
+                    T = Li.T
+                    return A @ T, T
     w, V = np.linalg.eigh(G)
     if w.size and w[0] > 1e-8 * w[-1] > 0:
         T = V / np.sqrt(w)

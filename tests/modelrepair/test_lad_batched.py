@@ -255,3 +255,22 @@ def test_duplicated_rows_certified(backend):
     assert np.all(sol.status == "certified")
     ref = lp_objective(A, B)
     np.testing.assert_allclose(sol.objective, ref.objective, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("cond", [1.0, 50.0, 3e3, 1e6])
+def test_range_basis_orthonormal(cond):
+    """Cholesky QR (well conditioned), eigh (twice), SVD (ill conditioned): Q^T Q = I, A T = Q."""
+    from modelrepair.lad.batched import range_basis
+
+    rng = np.random.default_rng(3)
+    U, _ = np.linalg.qr(rng.standard_normal((400, 12)))
+    V, _ = np.linalg.qr(rng.standard_normal((12, 12)))
+    A = U @ np.diag(np.logspace(0, np.log10(cond), 12)) @ V.T
+    Q, T = range_basis(A)
+    assert Q.shape == (400, 12)
+    np.testing.assert_allclose(Q.T @ Q, np.eye(12), atol=1e-10)
+    np.testing.assert_allclose(A @ T, Q, atol=1e-10)
+    Ad = np.hstack([A, A[:, :2]])  # rank-deficient: rank 12
+    Q2, T2 = range_basis(Ad)
+    assert Q2.shape == (400, 12)
+    np.testing.assert_allclose(Ad @ T2, Q2, atol=1e-8)
