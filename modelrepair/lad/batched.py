@@ -74,10 +74,21 @@ def range_basis(A: np.ndarray, rank_tol: float = 1e-10) -> tuple[np.ndarray, np.
     return np.ascontiguousarray(Uf[:, :r]), Vt[:r].T / s[:r]
 
 
+def median0(X: np.ndarray) -> np.ndarray:
+    """``np.median(X, axis=0)`` (finite X, at least one row), 4x faster for 1000 x 2000:
+    one partition at the middle and a max of the lower half instead of two kth values."""
+    n = X.shape[0]
+    if n == 0:
+        return np.full(X.shape[1:], np.nan)
+    h = n // 2
+    P = np.partition(X, h, axis=0)
+    return P[h] if n % 2 else 0.5 * (P[:h].max(axis=0) + P[h])
+
+
 def column_scale(Q: np.ndarray, B: np.ndarray) -> np.ndarray:
     """Median |least-squares residual| per column (falls back to max|b|, then 1)."""
     res = np.abs(B - Q @ (Q.T @ B))
-    c = np.median(res, axis=0)
+    c = median0(res)
     big = np.max(np.abs(B), axis=0) if B.size else np.zeros(B.shape[1])
     c = np.where(c > 1e-12 * big, c, big)
     return np.where(c > 0, c, 1.0)
@@ -130,7 +141,7 @@ def solve_batched(
         return _result(A, B, U, status, t0)
     scale = column_scale(Qn, B)
     Bn = B / scale
-    tau_np = zero_tol * (1.0 + np.median(np.abs(Bn), axis=0))
+    tau_np = zero_tol * (1.0 + median0(np.abs(Bn)))
     Q64, B64 = ops.asarray(Qn), ops.asarray(Bn)
     Q, Bw = ops.cast(Q64, dtype), ops.cast(B64, dtype)
     # numpy: a transposed view (BLAS takes the transpose flag; a d x r copy costs more than
@@ -275,7 +286,7 @@ def certify_lad(
     scale = column_scale(Q, B)
     Bn = B / scale
     X = Q.T @ (A @ U) / scale
-    tau = zero_tol * (1.0 + np.median(np.abs(Bn), axis=0))
+    tau = zero_tol * (1.0 + median0(np.abs(Bn)))
     lam = np.zeros_like(Bn) if lam0 is None else np.asarray(lam0, float).reshape(Bn.shape)
     cert = certify(ops, Q, Bn, X, lam, tau, cg_iters=cg_iters)
     # x = Q^T A u represents A u only if A u lies in range(Q): always true up to round-off.

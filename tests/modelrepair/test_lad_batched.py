@@ -274,3 +274,12 @@ def test_range_basis_orthonormal(cond):
     Q2, T2 = range_basis(Ad)
     assert Q2.shape == (400, 12)
     np.testing.assert_allclose(Ad @ T2, Q2, atol=1e-8)
+
+
+@pytest.mark.parametrize("shape", [(1, 3), (2, 3), (7, 5), (1000, 40), (999, 40), (5000, 1)])
+def test_median0_equals_numpy(shape):
+    from modelrepair.lad.batched import median0
+
+    X = np.abs(np.random.default_rng(shape[0]).standard_normal(shape))
+    X[: shape[0] // 3] = 0.5  # ties
+    np.testing.assert_array_equal(median0(X), np.median(X, axis=0))
