@@ -37,6 +37,10 @@ from modelrepair.lad.certificate import certify, duplicate_rows, exact_finish
 _DEBUG = bool(os.environ.get("MODELREPAIR_LAD_DEBUG"))
 _PROBE = 100
 CHECKPOINTS = (8, 16, 24, 32, 45, 60, 80, 100, 130, 160, 200, 250, 300, 400, 500)
+#: Batches of <= 4 columns: a checkpoint (exact projection) costs about 5 ADMM iterations
+#: there, against ~20 for a big batch (CG), so checking earlier pays (measured: n = 50,
+#: p = 5000, 7-10% faster; the colon layer is faster with the first check at 8).
+CHECKPOINTS_SMALL = (5, 10, 16, 24, 32, 45, 60, 80, 100, 130, 160, 200, 250, 300, 400, 500)
 
 
 def range_basis(A: np.ndarray, rank_tol: float = 1e-10) -> tuple[np.ndarray, np.ndarray]:
@@ -155,7 +159,8 @@ def solve_batched(
     st = admm_init(ops, Q, Bw, threshold)
     done = 0
     x_last = None
-    for cp in [c for c in CHECKPOINTS if c <= max_iter] or [max_iter]:
+    schedule = CHECKPOINTS_SMALL if m <= 4 else CHECKPOINTS
+    for cp in [c for c in schedule if c <= max_iter] or [max_iter]:
         st = admm_iterate(ops, Q, QT, Bw, st, cp - done, threshold, alpha)
         done = cp
         if ipm and done == CHECKPOINTS[0] and active.size >= 4 * _PROBE:
