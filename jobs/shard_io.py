@@ -191,6 +191,8 @@ def check_shard_file(path: Path, manifest_hash: str, shard_id: str, cell_ids: Se
     """Apply the SCHEMA.md "done" rule to ``path`` without trusting anything in it."""
     if not path.exists():
         return ShardCheck("missing")
+    if path.is_file() and path.stat().st_size == 0:
+        return ShardCheck("corrupt", f"{path.name}: empty file (0 bytes)")
     try:
         import netCDF4
 
@@ -198,7 +200,9 @@ def check_shard_file(path: Path, manifest_hash: str, shard_id: str, cell_ids: Se
             attrs = {k: nc.getncattr(k) for k in nc.ncattrs()}
             ids = np.asarray(nc.variables["cell_id"][:], dtype=np.int64)
     except Exception as err:  # noqa: BLE001 - any failure to read means "not done"
-        return ShardCheck("corrupt", f"unreadable ({type(err).__name__}: {str(err)[:80]})")
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        first = first.replace(f": '{path}'", "").replace(str(path), path.name)
+        return ShardCheck("corrupt", f"{path.name}: unreadable netCDF file ({first})")
     if attrs.get("manifest_hash") != manifest_hash:
         return ShardCheck("stale", f"manifest hash {str(attrs.get('manifest_hash'))[:12]} != {manifest_hash[:12]}")
     if attrs.get("shard_id") != shard_id:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,7 +76,12 @@ class LocalBackend(Backend):
         executor = submitit.LocalExecutor(folder=folder)
         t = self.options.threads_per_worker
         exports = [f"export {v}={t}" for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")]
-        executor.update_parameters(timeout_min=self.options.timeout_min, setup=exports)
+        # submitit's controller process inherits our terminal; on Ctrl-C (or `cancel`) it dies
+        # with a KeyboardInterrupt traceback. Its stderr goes to a file in the log folder
+        # instead (the tasks' own output goes to their log pairs, as before).
+        folder.mkdir(parents=True, exist_ok=True)
+        quiet = f"exec 2>>{shlex.quote(str(Path(folder).absolute() / 'controller.err'))}"
+        executor.update_parameters(timeout_min=self.options.timeout_min, setup=[*exports, quiet])
         return executor
 
     def _remember(self, job: Any) -> None:

@@ -73,7 +73,7 @@ def test_sigkill_then_resume_runs_only_unfinished_shards(tmp_path: Path, capsys)
     st = sweep_status(sweep)
     assert {done_before[0], garbage_id} <= set(st.ids("stale"))
     report = format_status(st)
-    assert f"stale {done_before[0]}" in report and "corrupt: unreadable" in report and "resume would run" in report
+    assert f"stale {done_before[0]}" in report and f"corrupt: {done_before[0]}.nc: unreadable netCDF file (" in report and "resume would run" in report
     keep = {sid: (shards / f"{sid}.nc").stat().st_mtime_ns for sid in done_before[1:]}
     expected_rerun = set(st.to_resume())
     assert expected_rerun == set(m.shard(s.shard_id).shard_id for s in st.shards if s.state != "done")
@@ -111,3 +111,46 @@ def test_log_tail_keeps_the_schedulers_verdict(tmp_path: Path) -> None:
     log.write_text("a\nb\n")
     assert tail(log, lines=3) == ("a", "b")
     assert tail(tmp_path / "missing.err") == ()
+
+
+def test_ctrl_c_prints_one_line_and_resume_completes(tmp_path: Path, capsys) -> None:
+    """Ctrl-C (SIGINT to the whole process group, as a terminal sends it): one message, no
+    traceback from submitit's controllers, no process left, and resume finishes the sweep."""
+    assert main(["run", str(_config(tmp_path, "ref", "debug")), "-q"]) == 0
+    cfg = _config(tmp_path, "ctrlc", "local")
+    sweep = tmp_path / "ctrlc"
+    shards = sweep / "shards"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([*MRSWEEP, "run", str(cfg), "-q"], env=env, start_new_session=True, text=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        while proc.poll() is None and not (shards.is_dir() and any(shards.glob("*.nc"))):
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    if proc.returncode == 0:  # the sweep won the race: nothing to interrupt
+        return
+    assert proc.returncode == 130, err
+    assert "mrsweep run: interrupted; `mrsweep status` shows what is left" in err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    for _ in range(100):  # controllers and tasks are gone (they exit within a second or two)
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("processes of the interrupted run are still alive")
+    st = sweep_status(sweep)
+    assert not st.ids("running") and st.ids("done")
+    for s in st.shards:
+        if s.state == "failed":
+            assert "Traceback" not in "\n".join(s.log_tail)
+    assert main(["resume", str(sweep), "-q", "--backend", "debug"]) == 0
+    assert sweep_status(sweep).all_done
+    assert_same_results(_merged(sweep), _merged(tmp_path / "ref"))
