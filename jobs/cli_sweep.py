@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from modelrepair.errors import UserError
@@ -137,9 +138,12 @@ def _execute(sweep_dir: Path, manifest, args: argparse.Namespace, force: bool, b
     todo = st.to_resume(force=force)
     running = st.ids("running")
     n = len(manifest.shards)
+    follow = getattr(args, "aggregate", False) or getattr(args, "default", False)
     if not todo:
         if running:
             print(f"nothing submitted: {len(running)} shard(s) still running, {n - len(running)} done ({sweep_dir})")
+            if follow and not args.no_wait:
+                return _wait_for_earlier(sweep_dir, manifest, backend, running, args.quiet)
             return 0, False
         print(f"nothing to do: all {n} shards of sweep {manifest.sweep_name!r} are done ({sweep_dir})")
         return 0, True
@@ -162,7 +166,36 @@ def _execute(sweep_dir: Path, manifest, args: argparse.Namespace, force: bool, b
     if report.failed:
         print(f"see `mrsweep status {sweep_dir}` for their logs; `mrsweep resume {sweep_dir}` reruns them")
         return 1, False
+    if running and follow:
+        return _wait_for_earlier(sweep_dir, manifest, backend, running, args.quiet)
     return 0, not running
+
+
+def _wait_for_earlier(sweep_dir: Path, manifest, backend, running: list[str], quiet: bool) -> tuple[int, bool]:
+    """Wait (for --aggregate) until the shards submitted by an earlier command have ended."""
+    import time
+
+    from tqdm import tqdm
+
+    from jobs.status import sweep_status
+
+    print(f"waiting for {len(running)} shard(s) submitted earlier")
+    with tqdm(total=len(running), unit="shard", desc="earlier", disable=quiet, file=sys.stderr) as bar:
+        while True:
+            st = sweep_status(sweep_dir, manifest, {backend.name: backend}, with_logs=False)
+            still = set(st.ids("running"))
+            left = [sid for sid in running if sid in still]
+            bar.update(len(running) - len(left) - bar.n)
+            if not left:
+                break
+            time.sleep(backend.poll_interval_s)
+    todo = set(st.to_resume())
+    failed = [sid for sid in running if sid in todo]
+    if failed:
+        print(f"{len(failed)} shard(s) submitted earlier did not finish; see `mrsweep status {sweep_dir}`, "
+              f"`mrsweep resume {sweep_dir}` reruns them")
+        return 1, False
+    return 0, st.all_done
 
 
 def _finish(sweep_dir: Path, outcome: tuple[int, bool], aggregate: bool) -> int:

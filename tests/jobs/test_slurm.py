@@ -350,3 +350,20 @@ def test_plain_sbatch_template_runs_shards_without_submitit(cluster: int, one_sh
     assert all(j.backend == "slurm" and log_paths(j)[0].is_file() for j in jobs)
     assert all("[mrsweep] running" in log_paths(j)[0].read_text() for j in jobs)
     assert_same_results(sweep, one_shard_reference)
+
+
+def test_resume_aggregate_waits_for_shards_submitted_earlier(cluster: int, local_reference, tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """`resume --aggregate` while an earlier `run --no-wait` is queued: nothing is submitted
+    twice, it waits for those shards, then aggregates."""
+    cfg = write_config(tmp_path / "grid.toml", **GRID, executor=slurm_options(cluster, cell_delay_s=1))
+    sweep = tmp_path / "sweep"
+    assert run_cli("run", str(cfg), "-o", str(sweep), "--no-wait") == 0
+    capsys.readouterr()
+    assert run_cli("resume", str(sweep), "--aggregate") == 0
+    out = capsys.readouterr().out
+    assert "nothing submitted: 10 shard(s) still running" in out and "waiting for 10 shard(s) submitted earlier" in out
+    assert "not aggregating yet" not in out
+    assert len(read_jobs(sweep)) == 10  # nothing went out twice
+    assert (sweep / "aggregate" / "curves.nc").is_file()
+    assert_same_results(sweep, local_reference[1])
