@@ -64,7 +64,8 @@ def execute(
     submitted: list[str] = []
     from tqdm import tqdm
 
-    bar = tqdm(total=len(shard_ids), unit="shard", desc=manifest.sweep_name, disable=not progress, file=sys.stderr)
+    bar = tqdm(total=len(shard_ids), unit="shard", desc=manifest.sweep_name, disable=not (progress and wait),
+               file=sys.stderr)
     try:
         while pending or inflight:
             free = limit - len(inflight)

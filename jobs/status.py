@@ -176,7 +176,9 @@ def format_status(st: SweepStatus, verbose: bool = False) -> str:
     todo = st.to_resume()
     running = st.ids("running")
     if running:
-        lines.append(f"running: {len(running)} shard(s)")
+        by_state = Counter(s.job_state.lower() for s in st.shards if s.state == "running")
+        split = ", ".join(f"{n} {state}" for state, n in sorted(by_state.items(), key=lambda kv: -kv[1]))
+        lines.append(f"running: {len(running)} shard(s)" + (f" ({split})" if len(by_state) > 1 else ""))
     if todo:
         lines.append(f"resume would run {len(todo)} shard(s): {_short(todo)}")
     elif st.all_done:

@@ -359,6 +359,10 @@ def test_resume_aggregate_waits_for_shards_submitted_earlier(cluster: int, local
     cfg = write_config(tmp_path / "grid.toml", **GRID, executor=slurm_options(cluster, cell_delay_s=1))
     sweep = tmp_path / "sweep"
     assert run_cli("run", str(cfg), "-o", str(sweep), "--no-wait") == 0
+    text = format_status(sweep_status(sweep))
+    line = next(x for x in text.splitlines() if x.startswith("running: 10 shard(s)"))
+    split = re.findall(r"(\d+) (pending|running|configuring|completing)", line.split("(s)", 1)[1])
+    assert not split or sum(int(k) for k, _ in split) == 10, line  # e.g. "(4 running, 6 pending)"
     capsys.readouterr()
     assert run_cli("resume", str(sweep), "--aggregate") == 0
     out = capsys.readouterr().out
