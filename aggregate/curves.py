@@ -276,8 +276,17 @@ def format_summary(curves: xr.Dataset) -> str:
         tr = f"{trials[valid].min()}" if valid.size else "0"
         if valid.size and trials[valid].min() != trials[valid].max():
             tr = f"{trials[valid].min()}-{trials[valid].max()}"
-        half = "never" if np.isnan(e_half) else f"{e_half:.4f}"
+        half = f"{e_half:.4f}"
+        if np.isnan(e_half) and valid.size:  # no crossing: say on which side of the grid it lies
+            eps = c["epsilon"].values[valid]
+            half = f"> {eps[-1]:.4f}" if prob[valid].min() >= 0.5 else f"< {eps[0]:.4f}"
+            if prob[valid].min() < 0.5 <= prob[valid].max():
+                half = "no crossing"
+        elif np.isnan(e_half):
+            half = "-"
         lines.append(f"{str(m):<24} {half:>12} {tr:>11} {first:>10} {last:>10}")
+    if any(ln.split()[1:2] in (["<"], [">"]) for ln in lines[2:]):
+        lines.append("('> e': P(repair) >= 1/2 on the whole grid, up to eps e; '< e': below 1/2 already at eps e)")
     for m in curves["model"].values:
         c = curves.sel(model=m)
         bad = {label: int(c[key].sum()) for key, label in

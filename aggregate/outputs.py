@@ -129,3 +129,21 @@ def plot_sweep(
     out = Path(out_dir) if out_dir is not None else Path(sweep_dir) / OUTPUT_DIRNAME
     curves = load_curves(Path(sweep_dir) / OUTPUT_DIRNAME / CURVES_NAME)
     return _figure_paths(curves, out, formats)
+
+
+def stale_inputs(sweep_dir: str | Path) -> list[str]:
+    """Shard files changed (or removed) after ``aggregate/curves.nc`` was written.
+
+    Empty when the curves are current; ``["curves.nc"]`` when there are no curves yet.
+    """
+    curves = Path(sweep_dir) / OUTPUT_DIRNAME / CURVES_NAME
+    if not curves.is_file():
+        return [CURVES_NAME]
+    t = curves.stat().st_mtime_ns
+    shards = Path(sweep_dir) / "shards"
+    newer = sorted(p.name for p in shards.glob("*.nc") if p.stat().st_mtime_ns > t) if shards.is_dir() else []
+    manifest = Path(sweep_dir) / "manifest.json"
+    if manifest.is_file() and manifest.stat().st_mtime_ns > t:
+        newer.insert(0, "manifest.json")
+    return newer
+

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -50,6 +51,13 @@ def cmd_plot(args: argparse.Namespace) -> int:
     from jobs.sweepdir import resolve_target
 
     sweep_dir, _ = resolve_target(args.sweep, output=args.output)
+    from aggregate.outputs import stale_inputs
+
+    newer = stale_inputs(sweep_dir)
+    if newer and newer != ["curves.nc"]:
+        shown = ", ".join(newer[:3]) + (f", ... (+{len(newer) - 3})" if len(newer) > 3 else "")
+        print(f"warning: curves.nc is older than {shown}; run `mrsweep aggregate {sweep_dir}` to include them",
+              file=sys.stderr)
     for path in sorted(plot_sweep(sweep_dir, formats=tuple(args.formats or ("png", "pdf"))).values()):
         print(path)
     return 0

@@ -212,7 +212,12 @@ def _finish(sweep_dir: Path, outcome: tuple[int, bool], aggregate: bool) -> int:
         if fig:
             print(f"figure: {fig}")
     else:
-        print(f"next: mrsweep aggregate {sweep_dir}")
+        from aggregate.outputs import stale_inputs
+
+        if stale_inputs(sweep_dir):
+            print(f"next: mrsweep aggregate {sweep_dir}")
+        else:
+            print(f"aggregate is up to date: {Path(sweep_dir) / 'aggregate'}")
     return 0
 
 

@@ -142,3 +142,12 @@ def test_quantiles_match_numpy_and_keep_inf():
     v = rng.random(11)
     np.testing.assert_allclose(quantiles(v, (0.25, 0.5, 0.75)), np.quantile(v, [0.25, 0.5, 0.75]))
     assert quantiles(np.array([1.0, 2.0, np.inf, np.inf]), (0.25, 0.5, 0.75)) == [1.75, np.inf, np.inf]
+
+
+def test_summary_says_on_which_side_a_curve_without_crossing_lies(tmp_path):
+    ok = {"always": True, "none": False}
+    cells = make_cells(["always", "none"], [0.0, 0.25, 0.5], 2, lambda m, ei, t: (ok[m], ok[m]))
+    curves = compute_curves(merge_files([make_example_shard(tmp_path / "shard-00000.nc", cells)]).dataset)
+    rows = {line.split()[0]: line.split()[1:3] for line in format_summary(curves).splitlines()[2:4]}
+    assert rows == {"always": [">", "0.5000"], "none": ["<", "0.0000"]}
+    assert "'> e': P(repair) >= 1/2 on the whole grid" in format_summary(curves)

@@ -159,3 +159,21 @@ def test_closed_output_pipe_ends_quietly(tmp_path: Path) -> None:
     proc.stderr.close()
     assert proc.wait(timeout=300) == 141
     assert err == ""
+
+
+def test_resume_and_plot_know_whether_the_aggregate_is_current(tmp_path: Path, capsys) -> None:
+    cfg = write_config(tmp_path / "c.toml", sweep={"output": str(tmp_path / "sw")}, epsilon=(0.0, 0.5))
+    sweep = tmp_path / "sw"
+    assert main(["run", str(cfg), "-q"]) == 0
+    assert "next: mrsweep aggregate" in capsys.readouterr().out
+    assert main(["aggregate", str(sweep)]) == 0
+    capsys.readouterr()
+    assert main(["resume", str(sweep), "-q"]) == 0
+    assert "aggregate is up to date" in capsys.readouterr().out
+    shard = next((sweep / "shards").glob("*.nc"))
+    t = (sweep / "aggregate" / "curves.nc").stat().st_mtime_ns + 10**9
+    os.utime(shard, ns=(t, t))  # a shard rewritten after the aggregate
+    assert main(["plot", str(sweep), "--format", "png"]) == 0
+    assert f"warning: curves.nc is older than {shard.name}" in capsys.readouterr().err
+    assert main(["resume", str(sweep), "-q"]) == 0
+    assert "next: mrsweep aggregate" in capsys.readouterr().out
