@@ -3,11 +3,14 @@
     python -m jobs.run_shard SWEEP_DIR --index I     # run shard number I of the manifest
     python -m jobs.run_shard SWEEP_DIR --shard shard-00012
     python -m jobs.run_shard SWEEP_DIR --sbatch-commands [--profile local]
+    python -m jobs.run_shard SWEEP_DIR --sbatch-submit [--profile local]
 
 ``--index`` counts shards in manifest order (0-based), so an array task runs
 ``--index $((OFFSET + SLURM_ARRAY_TASK_ID))``. A shard whose file is already done is not
 rerun. ``--sbatch-commands`` prints one ``sbatch --array=...`` line per array, split at the
-cluster's MaxArraySize, with the profile's (validated) options and every value quoted.
+cluster's MaxArraySize, with the profile's (validated) options and every value quoted;
+``--sbatch-submit`` runs those lines and records every array task's job id in
+``jobs.jsonl`` at once (so `status` sees pending tasks too, and `resume` never resubmits them).
 """
 
 from __future__ import annotations
@@ -43,6 +46,32 @@ def sbatch_commands(sweep_dir: Path, profile_name: str = "local", template: Path
                 f"--export=ALL,MRSWEEP_PYTHON={sys.executable}", *prof.sbatch_options()]
         out.append(shlex.join(["sbatch", *opts, str(template), str(sweep_dir), str(offset)]))
     return out
+
+
+def sbatch_submit(sweep_dir: Path, profile_name: str = "local") -> list[str]:
+    """Run the `sbatch_commands` lines; record every task's job id; return the array ids."""
+    import subprocess
+
+    from jobs.executors.base import SubmittedJob, now_iso, record_jobs
+    from jobs.manifest import load_manifest
+
+    sweep_dir = Path(sweep_dir).absolute()
+    manifest = load_manifest(sweep_dir)
+    folder = str(sweep_dir / "logs" / "sbatch")
+    arrays, offset = [], 0
+    for line in sbatch_commands(sweep_dir, profile_name):
+        argv = shlex.split(line)
+        count = int(argv[1].split("=", 1)[1].split("%")[0].split("-")[1]) + 1  # --array=0-K%P
+        res = subprocess.run([argv[0], "--parsable", *argv[1:]], capture_output=True, text=True, check=False)
+        array_id = res.stdout.strip().split(";")[0]
+        if res.returncode != 0 or not array_id.isdigit():
+            msg = (res.stderr or res.stdout).strip().replace("\n", " ")
+            raise UserError(f"sbatch refused array {len(arrays) + 1} ({len(arrays)} submitted, recorded): {msg}")
+        record_jobs(sweep_dir, [SubmittedJob(manifest.shards[offset + i].shard_id, "slurm", f"{array_id}_{i}",
+                                             folder, now_iso(), manifest.hash) for i in range(count)])
+        arrays.append(array_id)
+        offset += count
+    return arrays
 
 
 def record_array_task(sweep_dir: Path, shard_id: str, manifest_hash: str) -> None:
@@ -81,11 +110,16 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--index", type=int, help="shard number in manifest order (0-based)")
     g.add_argument("--shard", help="shard id, e.g. shard-00012")
     g.add_argument("--sbatch-commands", action="store_true", help="print the sbatch lines for the whole sweep")
-    p.add_argument("--profile", default="local", help="profile for --sbatch-commands (name or .toml path)")
+    g.add_argument("--sbatch-submit", action="store_true",
+                   help="run those sbatch lines and record every task's job id in jobs.jsonl")
+    p.add_argument("--profile", default="local", help="profile for --sbatch-commands/--sbatch-submit (name or .toml path)")
     args = p.parse_args(argv)
     try:
         if args.sbatch_commands:
             print("\n".join(sbatch_commands(args.sweep_dir, args.profile)))
+        elif args.sbatch_submit:
+            arrays = sbatch_submit(args.sweep_dir, args.profile)
+            print(f"submitted {len(arrays)} array(s): {', '.join(arrays)}; follow with `mrsweep status {args.sweep_dir}`")
         else:
             run_index(args.sweep_dir, args.index, args.shard)
     except UserError as err:

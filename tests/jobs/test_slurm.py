@@ -371,3 +371,31 @@ def test_resume_aggregate_waits_for_shards_submitted_earlier(cluster: int, local
     assert len(read_jobs(sweep)) == 10  # nothing went out twice
     assert (sweep / "aggregate" / "curves.nc").is_file()
     assert_same_results(sweep, local_reference[1])
+
+
+def test_plain_sbatch_submit_records_pending_tasks(cluster: int, one_shard_reference: Path, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """`--sbatch-submit` records every task at submission: status never shows them missing."""
+    from jobs.run_shard import main as run_shard_main
+
+    cfg = write_config(tmp_path / "one.toml", **{**ONE_SHARD, "cells_per_shard": 2}, executor={"backend": "debug"})
+    sweep = tmp_path / "sweep"
+    assert main(["plan", str(cfg), "-o", str(sweep)]) == 0
+    profile = tmp_path / "p.toml"
+    profile.write_text((Path(__file__).parents[2] / "slurm_templates/profiles/local.toml").read_text()
+                       + "max_array_size = 2\n")
+    capsys.readouterr()
+    assert run_shard_main([str(sweep), "--sbatch-submit", "--profile", str(profile)]) == 0
+    assert "submitted 2 array(s)" in capsys.readouterr().out
+    jobs = read_jobs(sweep)
+    assert sorted(j.shard_id for j in jobs) == [f"shard-0000{i}" for i in range(4)]
+    st = sweep_status(sweep)
+    assert not st.ids("missing") and not st.ids("failed")  # pending, running or already done
+    if st.ids("running"):
+        assert run_cli("resume", str(sweep), "--no-wait", "--backend", "slurm", "--profile", str(profile)) == 0
+        assert "nothing submitted" in capsys.readouterr().out
+    backend = SlurmBackend.from_config({"profile": str(profile)})
+    wait_final(backend, sweep)
+    assert sweep_status(sweep).all_done
+    assert {j.job_id for j in read_jobs(sweep)} == {j.job_id for j in jobs}  # task-start records: same ids
+    assert_same_results(sweep, one_shard_reference)
