@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from jobs.executors import Backend, SubmittedJob, backend_class, latest_jobs
-from jobs.executors.base import ACTIVE_STATES, log_paths
+from jobs.executors.base import ACTIVE_STATES, UNREACHABLE, log_paths
 from jobs.manifest import Manifest, load_manifest
 from jobs.shard_io import check_shard_file, partial_path, shard_path
 
@@ -103,12 +103,12 @@ def job_states(jobs: list[SubmittedJob], manifest: Manifest, backends: Mapping[s
                 opts = {k: v for k, v in manifest.executor.items() if k != "backend"}
                 backend = cls.from_config(opts if manifest.executor.get("backend") == name else {})
             except Exception:  # noqa: BLE001 - an unavailable backend means unknown states
-                out.update({j.job_id: "UNKNOWN" for j in group})
+                out.update({j.job_id: UNREACHABLE for j in group})
                 continue
         try:
             out.update(backend.states(group))
         except Exception:  # noqa: BLE001 - e.g. the scheduler is unreachable from this shell
-            out.update({j.job_id: "UNKNOWN" for j in group})
+            out.update({j.job_id: UNREACHABLE for j in group})
     return out
 
 
@@ -136,6 +136,9 @@ def sweep_status(
         logs: tuple[str, ...] = ()
         if check.done:
             state, reason = "done", ""
+        elif job is not None and jstate == UNREACHABLE:
+            state, reason = "running", (f"job {job.job_id}: state unknown, the scheduler did not answer from this "
+                                        "shell (not resubmitted; `resume --force` would)")
         elif job is not None and jstate in ACTIVE_STATES:
             state, reason = "running", f"job {job.job_id} {jstate.lower()}"
         elif check.state != "missing":

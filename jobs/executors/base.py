@@ -27,7 +27,10 @@ from modelrepair.validation import spec_from_mapping
 JOBS_FILE = "jobs.jsonl"
 
 #: Normalised job states (Slurm's vocabulary). ACTIVE ones mean "leave the shard alone".
-ACTIVE_STATES = frozenset({"PENDING", "RUNNING", "REQUEUED", "CONFIGURING", "COMPLETING", "SUSPENDED"})
+#: The scheduler did not answer any state query: treated as active (never judged finished,
+#: never resubmitted by `resume`) until it answers again.
+UNREACHABLE = "UNREACHABLE"
+ACTIVE_STATES = frozenset({"PENDING", "RUNNING", "REQUEUED", "CONFIGURING", "COMPLETING", "SUSPENDED", UNREACHABLE})
 FINAL_STATES = frozenset({"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "INTERRUPTED", "OUT_OF_MEMORY", "NODE_FAIL", "PREEMPTED", "UNKNOWN"})
 
 

@@ -26,7 +26,15 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from jobs.executors.base import Backend, SubmittedJob, Task, chunked, now_iso, record_jobs
+from jobs.executors.base import (
+    UNREACHABLE,
+    Backend,
+    SubmittedJob,
+    Task,
+    chunked,
+    now_iso,
+    record_jobs,
+)
 from jobs.profiles import SlurmProfile, find_profile, load_profile, profile_from_mapping
 from modelrepair.errors import SpecError, UserError
 
@@ -136,6 +144,7 @@ class SlurmBackend(Backend):
         self.profile: SlurmProfile = load_profile(self.options.profile, self.options.overrides)
         self.poll_interval_s = self.profile.poll_interval_s
         self.scheduler_calls = 0  # how many sacct/squeue calls this backend made
+        self._answered = False  # did any Slurm command answer in the current `states` call
 
     @classmethod
     def validate_options(cls, options: Mapping[str, Any], where: str = "executor") -> SlurmOptions:
@@ -231,6 +240,7 @@ class SlurmBackend(Backend):
             res = _run(cmd)
         except (OSError, subprocess.TimeoutExpired):
             return ""
+        self._answered |= res.returncode == 0
         return res.stdout if res.returncode == 0 else ""
 
     def states(self, jobs: Sequence[SubmittedJob]) -> dict[str, str]:
@@ -241,6 +251,7 @@ class SlurmBackend(Backend):
             return out
         mains = sorted({jid.split("_")[0] for jid in wanted}, key=int)
         found: dict[str, str] = {}
+        self._answered = False
         if shutil.which("sacct"):
             found = parse_states(self._query(
                 ["sacct", "-X", "-n", "-P", "-o", "JobID,State", "-S", "2000-01-01", "-j", ",".join(mains)]))
@@ -255,6 +266,9 @@ class SlurmBackend(Backend):
                 found.update({k: v for k, v in parse_scontrol_jobs(self._query(
                     ["scontrol", "-o", "show", "job", main])).items() if k in missing})
         out.update({jid: found[jid] for jid in wanted if jid in found})
+        if not self._answered:  # no Slurm command answered (controller down or restarting,
+            # timeouts, no Slurm here): nothing is known, so nothing may be judged finished
+            out.update({jid: UNREACHABLE for jid in wanted})
         return out
 
     def cancel(self, jobs: Sequence[SubmittedJob]) -> None:

@@ -76,6 +76,41 @@ def test_states_one_sacct_call_for_the_whole_sweep(tmp_path: Path, monkeypatch: 
     assert backend.scheduler_calls == 4
 
 
+def test_scheduler_that_does_not_answer_means_unreachable_not_failed(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """sacct, squeue and scontrol all fail (slurmctld restarting): no job may be judged
+    finished, and status/resume must not treat the shards as failed."""
+    from jobs.executors.base import ACTIVE_STATES, UNREACHABLE
+
+    fake_tools(tmp_path, "")
+    for name in ("sacct", "squeue", "scontrol"):
+        (tmp_path / "bin" / name).write_text("#!/bin/sh\necho 'slurm_load_jobs error: Socket timed out' >&2\nexit 1\n")
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    backend = SlurmBackend.from_config({"profile": "local", "max_array_size": 4})
+    states = backend.states([job(0, "12_0"), job(1, "13")])
+    assert states == {"12_0": UNREACHABLE, "13": UNREACHABLE} and UNREACHABLE in ACTIVE_STATES
+    # status: such a shard is "running" with the reason, and resume leaves it alone
+    from jobs_testkit import write_config
+
+    from jobs.cli import main
+    from jobs.executors.base import record_jobs
+    from jobs.manifest import load_manifest
+    from jobs.status import format_status, sweep_status
+
+    sweep = tmp_path / "sw"
+    cfg = write_config(tmp_path / "c.toml", sweep={"output": str(sweep)}, executor={"backend": "debug"})
+    assert main(["plan", str(cfg)]) == 0
+    m = load_manifest(sweep)
+    record_jobs(sweep, [SubmittedJob("shard-00000", "slurm", "12_0", str(tmp_path), "t", m.hash)])
+    st = sweep_status(sweep, m, {"slurm": backend})
+    first = st.shards[0]
+    assert first.state == "running" and "the scheduler did not answer" in first.reason
+    assert "shard-00000" not in st.to_resume() and "running: 1 shard(s)" in format_status(st)
+    # an answer without the job (sacct works, the id is unknown to all) stays UNKNOWN (= ended)
+    (tmp_path / "bin" / "sacct").write_text("#!/bin/sh\nexit 0\n")
+    assert backend.states([job(0, "12_0")]) == {"12_0": "UNKNOWN"}
+
+
 def test_max_array_size_from_scontrol_or_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     fake_tools(tmp_path, "")
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
