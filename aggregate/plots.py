@@ -70,6 +70,12 @@ def save_figure(fig: plt.Figure, out_dir: Path, stem: str, formats: Sequence[str
     return paths
 
 
+def band_alpha(n_models: int) -> float:
+    """Opacity of one model's interval band: where all bands overlap (P = 0 or 1 for every
+    model) the stack stays light (at most ~40% opaque) instead of a dark mixed-colour block."""
+    return min(0.15, 0.5 / max(n_models, 1) ** 1.2)
+
+
 def _prob_panel(ax, curves, prefix: str, layer: str | None, title: str) -> None:
     eps = curves["epsilon"].values
     for i, model in enumerate(curves["model"].values):
@@ -84,7 +90,7 @@ def _prob_panel(ax, curves, prefix: str, layer: str | None, title: str) -> None:
         ax.plot(eps[ok], p[ok], label=str(model), **st)
         ax.fill_between(eps[ok], c[f"{prefix}repair_probability_lower"].values[ok],
                         c[f"{prefix}repair_probability_upper"].values[ok], color=st["color"],
-                        alpha=0.15, linewidth=0)
+                        alpha=band_alpha(curves.sizes["model"]), linewidth=0)
     ax.axhline(0.5, color="0.5", linewidth=0.8, linestyle=":")
     ax.set_ylim(-0.03, 1.03)
     ax.set_xlabel("corruption fraction $\\varepsilon$")
@@ -160,7 +166,7 @@ def errors_figure(curves: xr.Dataset, floor: float = ERROR_FLOOR) -> plt.Figure:
             ax.plot(eps[ok], np.maximum(med[ok], floor), label=str(model), **st)
             lo = np.maximum(np.nan_to_num(q25[ok], nan=floor), floor)
             hi = np.maximum(np.nan_to_num(q75[ok], nan=floor, posinf=np.nan), floor)
-            ax.fill_between(eps[ok], lo, hi, color=st["color"], alpha=0.15, linewidth=0)
+            ax.fill_between(eps[ok], lo, hi, color=st["color"], alpha=band_alpha(curves.sizes["model"]), linewidth=0)
         ax.set_yscale("log")
         ax.set_xlabel("corruption fraction $\\varepsilon$")
         ax.set_ylabel("max |repaired - trained| (median over trials)")
