@@ -115,6 +115,9 @@ def _load_npz(path: Path, bias: bool) -> _Raw:
     except (ValueError, OSError) as err:
         raise DataFileError(path, f"cannot read as .npz ({err})") from None
     names = ["X", "W0", "W", "beta0", "beta"] + (["b0", "b"] if bias else [])
+    if not bias and "b" in arrays:
+        raise SpecError("first_layer_bias", f"is false but {path} holds a first-layer bias 'b'; set "
+                        "first_layer_bias = true (diagnose: --first-layer-bias), or the repair ignores it")
     missing = [k for k in names if k not in arrays]
     if missing:
         raise DataFileError(
@@ -165,6 +168,10 @@ def _load_csv_prefix(prefix: str, bias: bool) -> _Raw:
     prefix = csv_prefix(prefix)
     names = ["X", "W0", "W", "beta0", "beta"] + (["b0", "b"] if bias else [])
     paths = {k: Path(f"{prefix}_{CSV_LABELS[k]}.csv") for k in names}
+    bias_file = Path(f"{prefix}_{CSV_LABELS['b']}.csv")
+    if not bias and bias_file.is_file():
+        raise SpecError("first_layer_bias", f"is false but {bias_file} (a first-layer bias) exists; set "
+                        "first_layer_bias = true (diagnose: --first-layer-bias), or the repair ignores it")
     missing = [str(p) for p in paths.values() if not p.is_file()]
     if missing:
         raise DataFileError(

@@ -101,6 +101,14 @@ def test_torch_structure_errors(tmp_path):
     torch.save({"initial": torch_state(W0, b0), "trained": three, "X": torch.tensor(X)}, tmp_path / "three.pt")
     with pytest.raises(DataFileError, match="trained state dict has 3 Linear weight\\(s\\)"):
         _check({"path": str(tmp_path / "three.pt")})
+    # a first-layer bias in the files but first_layer_bias = false: refused, never silently ignored
+    write_npz(tmp_path / "bias.npz", X, W0, W, b0, b, b0=np.zeros(P), b=np.ones(P))
+    with pytest.raises(SpecError, match=r"first_layer_bias: is false but .*bias\.npz holds a first-layer bias 'b'"):
+        _check({"path": str(tmp_path / "bias.npz")})
+    _check({"path": str(tmp_path / "bias.npz")}, first_layer_bias=True)
+    bprefix = write_csv_prefix(tmp_path / "bc", X, W0, W, b0, b, b0=np.zeros(P), b=np.ones(P))
+    with pytest.raises(SpecError, match=r"first_layer_bias: is false but .*bc_b1\.csv \(a first-layer bias\) exists"):
+        _check({"path": bprefix})
     write_torch(tmp_path / "bias.pt", X, W0, W, b0, b, b0=np.zeros(P), b=np.ones(P))
     with pytest.raises(SpecError, match="first_layer_bias: is false but the first Linear layer .* has a bias; set first_layer_bias = true"):
         _check({"path": str(tmp_path / "bias.pt")})
