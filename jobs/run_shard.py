@@ -32,7 +32,9 @@ def sbatch_commands(sweep_dir: Path, profile_name: str = "local", template: Path
     from jobs.manifest import load_manifest
 
     sweep_dir = Path(sweep_dir).absolute()
-    n = len(load_manifest(sweep_dir).shards)
+    manifest = load_manifest(sweep_dir)
+    check_task_python(manifest)
+    n = len(manifest.shards)
     backend = SlurmBackend.from_config({"profile": profile_name})
     size, prof = backend.max_array_size, backend.profile
     logs = sweep_dir / "logs" / "sbatch"
@@ -46,6 +48,28 @@ def sbatch_commands(sweep_dir: Path, profile_name: str = "local", template: Path
                 f"--export=ALL,MRSWEEP_PYTHON={sys.executable}", *prof.sbatch_options()]
         out.append(shlex.join(["sbatch", *opts, str(template), str(sweep_dir), str(offset)]))
     return out
+
+
+#: modules every shard imports (to compute cells and to write its netCDF file)
+TASK_MODULES = ("numpy", "scipy", "xarray", "netCDF4", "highspy")
+TORCH_KINDS = {"twolayer", "cnn"}  # trained in torch; external ones only for .pt files
+
+
+def check_task_python(manifest) -> None:  # noqa: ANN001
+    """The array tasks run this interpreter (MRSWEEP_PYTHON): it must import what a shard needs,
+    or every task would compute its cells and then fail to write them."""
+    import importlib.util
+
+    need = list(TASK_MODULES)
+    kinds = {str(m.spec.get("kind", "")) for m in manifest.models}
+    torch_files = any(manifest.spec(m.name).resolved_format == "torch" for m in manifest.models
+                      if m.spec.get("kind") == "external")
+    if kinds & TORCH_KINDS or torch_files:
+        need.append("torch")
+    missing = [name for name in need if importlib.util.find_spec(name) is None]
+    if missing:
+        raise UserError(f"{sys.executable} cannot import {', '.join(missing)}, which every shard needs; run this "
+                        "with the project's environment, e.g. .venv/bin/python -m jobs.run_shard ...")
 
 
 def sbatch_submit(sweep_dir: Path, profile_name: str = "local") -> list[str]:
@@ -96,6 +120,9 @@ def run_index(sweep_dir: Path, index: int | None, shard_id: str | None) -> Path:
         if index is None or not 0 <= index < len(manifest.shards):
             raise UserError(f"--index {index}: the sweep in {sweep_dir} has shards 0..{len(manifest.shards) - 1}")
         shard_id = manifest.shards[index].shard_id
+    import netCDF4  # noqa: F401 - fail now, not after computing every cell, if the writer cannot load
+    import xarray  # noqa: F401
+
     print(f"[mrsweep] running {shard_id} of {sweep_dir}", flush=True)
     record_array_task(sweep_dir, shard_id, manifest.hash)
     path = run_shard(sweep_dir, shard_id)

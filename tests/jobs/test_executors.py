@@ -72,3 +72,25 @@ def test_plain_sbatch_task_records_its_job_id(tmp_path, monkeypatch) -> None:
     assert (job.shard_id, job.backend, job.job_id, job.manifest_hash) == ("shard-00003", "slurm", "417_3", "abc")
     # the template's --output/--error names (%A_%a_0_log.out) are where status looks
     assert log_paths(job)[1] == tmp_path.absolute() / "logs" / "sbatch" / "417_3_0_log.err"
+
+
+def test_sbatch_lines_refuse_a_python_that_cannot_run_shards(tmp_path, monkeypatch) -> None:
+    """MRSWEEP_PYTHON is this interpreter: if it lacks xarray (say), refuse before any sbatch."""
+    import importlib.util
+
+    import pytest
+    from jobs_testkit import write_config
+
+    from jobs.cli import main
+    from jobs.manifest import load_manifest
+    from jobs.run_shard import check_task_python
+    from modelrepair.errors import UserError
+
+    sweep = tmp_path / "sw"
+    assert main(["plan", str(write_config(tmp_path / "c.toml", sweep={"output": str(sweep)}))]) == 0
+    manifest = load_manifest(sweep)
+    check_task_python(manifest)  # this environment has everything
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "xarray" else real(name, *a))
+    with pytest.raises(UserError, match=r"cannot import xarray, which every shard needs; .*\.venv/bin/python"):
+        check_task_python(manifest)
