@@ -203,9 +203,10 @@ def compute_curves(
         "n_solver_failed": var(me, n_failed, "number of cells with status solver_failed"),
         "n_error": var(me, n_error, "number of cells with status error"),
         "solve_seconds_mean": var(me, secs_mean, "mean LAD solve time per cell", "s"),
-        "layer_n_trials": var(mel, ln, "number of cells where the layer is present"),
+        "layer_n_trials": var(mel, ln, "number of cells where the layer was repaired (present and attempted)"),
         "layer_n_repaired": var(mel, lk, "number of cells where the layer is exactly repaired"),
-        "layer_repair_probability": var(mel, lprob, "probability of exact repair of the layer"),
+        "layer_repair_probability": var(mel, lprob, "probability of exact repair of the layer, over the cells "
+                                        "that attempted it (early stop skips later layers after a failure)"),
         "layer_repair_probability_lower": var(mel, llo, f"lower bound of the {pct} {ci_name} interval"),
         "layer_repair_probability_upper": var(mel, lhi, f"upper bound of the {pct} {ci_name} interval"),
         "eps_at_half": var(("model",), eps_half,

@@ -121,8 +121,9 @@ def repair_probability_figure(curves: xr.Dataset) -> plt.Figure:
             _prob_panel(ax, curves, "layer_", layer, _layer_title(curves, layer))
     _legend_outside(axes)
     fig.suptitle(f"Probability of exact repair, {_sweep_title(curves)}")
+    layer_note = "; layer panels: over the cells that attempted the layer (early stop skips it)" if per_layer else ""
     fig.text(0.5, -0.02, f"bands: {conf:.0%} {ci} intervals; trials per point: "
-             f"{_trials_text(curves)}", ha="center", fontsize=8, color="0.3")
+             f"{_trials_text(curves)}{layer_note}", ha="center", fontsize=8, color="0.3")
     fig.tight_layout()
     return fig
 

@@ -21,6 +21,8 @@ from jobs.plan import Cell
 from modelrepair.outcome import CellOutcome
 
 SCHEMA_VERSION = 1
+#: layer_exact_repair code of a layer skipped by early stop (-1: the model has no such layer)
+NOT_ATTEMPTED = -2
 N_LAYERS = 2
 LAYER_NAMES = ("layer1", "layer2")
 
@@ -32,7 +34,8 @@ LONG_NAMES = {
     "model": ("model name", None),
     "layer": ("parameter block (layer) of the model", None),
     "exact_repair": ("all layers repaired within tolerance and status ok", None),
-    "layer_exact_repair": ("layer repaired within tolerance (1/0; -1 = layer absent)", None),
+    "layer_exact_repair": ("layer repaired within tolerance (1/0; -1 = layer absent; -2 = not attempted: "
+                           "early stop after an earlier layer failed)", None),
     "max_abs_error": ("max |repaired - trained| over the layer (inf: a unit failed to solve)", "1"),
     "mse": ("mean squared error of repaired vs trained parameters", "1"),
     "units_repaired": ("units (columns) repaired within tolerance (-1 = absent)", None),
@@ -111,7 +114,7 @@ def build_dataset(
         if out.layers and cell.model not in layer_names:
             layer_names[cell.model] = [layer.name for layer in out.layers]
         for j, layer in enumerate(out.layers[:N_LAYERS]):
-            layer_exact[i, j] = int(layer.exact)
+            layer_exact[i, j] = int(layer.exact) if layer.attempted else NOT_ATTEMPTED
             max_abs[i, j] = layer.max_abs_error
             mse[i, j] = layer.mse
             units_rep[i, j] = layer.units_repaired
@@ -223,7 +226,8 @@ def outcomes_from_dataset(ds) -> dict[int, CellOutcome]:
         model = str(ds["model"].values[i])
         layers = []
         for j in range(N_LAYERS):
-            if int(ds["layer_exact_repair"].values[i, j]) < 0:
+            code = int(ds["layer_exact_repair"].values[i, j])
+            if code == -1:
                 continue
             lname = names.get(model, [])
             layers.append(LayerOutcome(
@@ -231,7 +235,7 @@ def outcomes_from_dataset(ds) -> dict[int, CellOutcome]:
                 bool(ds["layer_exact_repair"].values[i, j] == 1),
                 float(ds["max_abs_error"].values[i, j]), float(ds["mse"].values[i, j]),
                 int(ds["units_repaired"].values[i, j]), int(ds["units_total"].values[i, j]),
-                int(ds["n_corrupted"].values[i, j]),
+                int(ds["n_corrupted"].values[i, j]), attempted=code != NOT_ATTEMPTED,
             ))
         extras = {str(v)[6:]: float(ds[v].values[i]) for v in extra_vars if np.isfinite(ds[v].values[i])}
         out[int(cid)] = CellOutcome(

@@ -15,7 +15,9 @@ class LayerOutcome:
     """How well one layer (parameter block) was repaired.
 
     ``exact`` is ``max_abs_error <= tolerance`` over the units that were repaired and
-    every unit repaired (``units_repaired == units_total``).
+    every unit repaired (``units_repaired == units_total``). ``attempted`` is False for a
+    layer whose repair was skipped (early stop after an earlier layer failed): it is not
+    repaired, and per-layer statistics leave it out.
     """
 
     name: str
@@ -25,6 +27,7 @@ class LayerOutcome:
     units_repaired: int
     units_total: int
     n_corrupted: int
+    attempted: bool = True
 
     @staticmethod
     def compare(

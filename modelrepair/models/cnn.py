@@ -141,8 +141,9 @@ class FittedCNN:
             extras["filter_readback_mean"] = extras["filter_readback_median"] = float("nan")
         seconds, certified, solved = conv.seconds, conv.certified, conv.solved_units
         stop = settings.mode == "early_stop" and not conv.outcome.exact
-        if not finite or stop:
-            dense_outcome = LayerOutcome("dense", False, float("inf"), float("nan"), 0, 1, int(mask_beta.sum()))
+        if not finite or stop:  # skipped (early stop), or no usable W~ (a failed solve)
+            dense_outcome = LayerOutcome("dense", False, float("inf"), float("nan"), 0, 1, int(mask_beta.sum()),
+                                         attempted=not stop)
             dense_ok = True
         else:
             if self.spec.dense_design == "matrix":

@@ -11,7 +11,7 @@ per layer, W first, then beta, from the cell rng):
 
 In ``early_stop`` mode layer "beta" is attempted only if "W" was repaired exactly; in
 ``full`` mode whenever W~ is finite. A layer not attempted reports ``exact=False``,
-NaN errors and 0 units repaired.
+``attempted=False``, NaN errors and 0 units repaired.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def build_design(design: DesignSpec, label_map: LabelMap, rng: np.random.Generat
 
 def not_attempted(name: str, units: int, n_corrupted: int) -> LayerOutcome:
     """Outcome of a layer whose repair was skipped (its input layer was not repaired)."""
-    return LayerOutcome(name, False, float("nan"), float("nan"), 0, units, int(n_corrupted))
+    return LayerOutcome(name, False, float("nan"), float("nan"), 0, units, int(n_corrupted), attempted=False)
 
 
 @dataclass

@@ -53,3 +53,30 @@ def test_real_writer_files_aggregate(tmp_path):
     assert net["layer_name"].values.tolist() == ["W", "beta"]
     assert float(net["max_abs_error_median"].sel(layer="layer1", epsilon=0.2)) == pytest.approx(0.3)
     np.testing.assert_allclose(net["extra_filter_error_mean"], [0.1, 0.1])
+
+
+def test_layer_skipped_by_early_stop_is_left_out_of_its_layer_curve(tmp_path):
+    """A beta not attempted (W failed, early stop) is stored as -2, read back as not attempted,
+    and the layer-2 probability is over the cells that attempted it."""
+    from jobs.shard_io import NOT_ATTEMPTED, outcomes_from_dataset
+
+    w_bad = LayerOutcome("W", False, 0.3, 0.01, 5, 8, 40)
+    skipped = LayerOutcome("beta", False, float("nan"), float("nan"), 0, 1, 2, attempted=False)
+    outcomes = [_outcome(True, True), _outcome(True, False), CellOutcome((w_bad, skipped), "ok"),
+                CellOutcome((w_bad, skipped), "ok")]
+    cells = [Cell(cid, "net", 0, 0.0, cid) for cid in range(4)]
+    ds = build_dataset(cells, outcomes, sweep_name="contract", manifest_hash=HASH, shard_id="shard-00000",
+                       model_specs={"net": {"kind": "twolayer"}}, solver="highs")
+    assert ds["layer_exact_repair"].values[:, 1].tolist() == [1, 0, NOT_ATTEMPTED, NOT_ATTEMPTED]
+    back = outcomes_from_dataset(ds)
+    assert not back[2].layers[1].attempted and not back[2].exact_repair and back[2].layers[1].n_corrupted == 2
+    assert back[1].layers[1].attempted
+    write_dataset(ds, shard_path(tmp_path, "shard-00000"))
+    manifest = {"hash": HASH, "sweep_name": "contract", "models": [{"name": "net"}],
+                "shards": [{"shard_id": "shard-00000", "model": "net", "cell_start": 0, "cell_stop": 4,
+                            "cell_ids": {"start": 0, "stop": 4}}]}
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    net = compute_curves(merge_sweep(tmp_path).dataset).sel(model="net", epsilon=0.0)
+    assert int(net["n_trials"]) == 4 and int(net["n_repaired"]) == 1
+    assert net["layer_n_trials"].values.tolist() == [4, 2]  # beta: attempted twice
+    np.testing.assert_allclose(net["layer_repair_probability"].values, [0.5, 0.5])

@@ -105,6 +105,7 @@ def test_early_stop_and_full_agree_on_verdicts(small):
         else:  # early stop: beta not attempted, reported as not repaired
             assert early.extras["beta_attempted"] == 0.0
             assert not early.layers[1].exact and np.isnan(early.layers[1].max_abs_error)
+            assert not early.layers[1].attempted and full.layers[1].attempted
             assert early.layers[0].units_repaired <= full.layers[0].units_repaired
     assert verdicts[0] and not verdicts[-1]  # both verdicts were exercised
 
