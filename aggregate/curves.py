@@ -280,14 +280,15 @@ def format_summary(curves: xr.Dataset) -> str:
         half = f"{e_half:.4f}"
         if np.isnan(e_half) and valid.size:  # no crossing: say on which side of the grid it lies
             eps = c["epsilon"].values[valid]
-            half = f"> {eps[-1]:.4f}" if prob[valid].min() >= 0.5 else f"< {eps[0]:.4f}"
+            half = f"above {eps[-1]:.2f}" if prob[valid].min() >= 0.5 else f"below {eps[0]:.2f}"
             if prob[valid].min() < 0.5 <= prob[valid].max():
                 half = "no crossing"
         elif np.isnan(e_half):
             half = "-"
         lines.append(f"{str(m):<24} {half:>12} {tr:>11} {first:>10} {last:>10}")
-    if any(ln.split()[1:2] in (["<"], [">"]) for ln in lines[2:]):
-        lines.append("('> e': P(repair) >= 1/2 on the whole grid, up to eps e; '< e': below 1/2 already at eps e)")
+    if any(ln.split()[1:2] in (["above"], ["below"]) for ln in lines[2:]):
+        lines.append("('above e': P(repair) >= 1/2 on the whole grid, up to the largest eps e; "
+                     "'below e': P < 1/2 already at the smallest eps e)")
     for m in curves["model"].values:
         c = curves.sel(model=m)
         bad = {label: int(c[key].sum()) for key, label in

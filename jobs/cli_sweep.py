@@ -95,6 +95,13 @@ def cmd_plan(args: argparse.Namespace) -> int:
     print(f"{what}: sweep {manifest.sweep_name!r} in {sweep_dir}")
     print(f"  manifest {manifest.hash[:12]}: {len(manifest.models)} model(s) x {len(manifest.grid.epsilon)} eps x "
           f"{manifest.grid.trials} trials = {manifest.grid.n_cells} cells in {len(manifest.shards)} shards")
+    kinds = ", ".join(f"{m.name} ({m.spec.get('kind', '?')})" for m in manifest.models[:6])
+    print(f"  models: {kinds}" + (f", ... (+{len(manifest.models) - 6})" if len(manifest.models) > 6 else ""))
+    ex = dict(manifest.executor)
+    opts = ", ".join(f"{k} = {v}" for k, v in sorted(ex.items()) if k != "backend" and v not in (None, {}, ""))
+    print(f"  backend: {ex.get('backend', 'local')}" + (f" ({opts})" if opts else "")
+          + "; change it with --backend/--profile when you run")
+    print(f"next: mrsweep run {args.config}" + (f" -o {args.output}" if args.output else ""))
     return 0
 
 

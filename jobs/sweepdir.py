@@ -20,6 +20,7 @@ from jobs.manifest import (
     changed_keys,
     load_manifest,
 )
+from modelrepair.errors import UserError
 
 MOVED_ON_NEW = (MANIFEST, "jobs.jsonl", "shards", "partial", "aggregate")
 
@@ -74,5 +75,8 @@ def resolve_target(target: str | Path, data_dir: str | None = None, output: str 
         config = load_config(p, data_dir=data_dir)
         return config.output_dir(output), config
     if p.is_dir():
+        if output is not None and Path(output).absolute() != p.absolute():
+            raise UserError(f"--output {output}: only with a config .toml (it names that config's sweep "
+                            f"folder); {target} is already a sweep folder, and its results go to {p / 'aggregate'}")
         return p.absolute(), None
     raise ManifestError(f"{target}: neither a sweep folder nor a .toml config file")

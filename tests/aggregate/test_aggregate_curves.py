@@ -149,5 +149,5 @@ def test_summary_says_on_which_side_a_curve_without_crossing_lies(tmp_path):
     cells = make_cells(["always", "none"], [0.0, 0.25, 0.5], 2, lambda m, ei, t: (ok[m], ok[m]))
     curves = compute_curves(merge_files([make_example_shard(tmp_path / "shard-00000.nc", cells)]).dataset)
     rows = {line.split()[0]: line.split()[1:3] for line in format_summary(curves).splitlines()[2:4]}
-    assert rows == {"always": [">", "0.5000"], "none": ["<", "0.0000"]}
-    assert "'> e': P(repair) >= 1/2 on the whole grid" in format_summary(curves)
+    assert rows == {"always": ["above", "0.50"], "none": ["below", "0.00"]}
+    assert "'above e': P(repair) >= 1/2 on the whole grid" in format_summary(curves)

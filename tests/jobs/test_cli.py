@@ -177,3 +177,14 @@ def test_resume_and_plot_know_whether_the_aggregate_is_current(tmp_path: Path, c
     assert f"warning: curves.nc is older than {shard.name}" in capsys.readouterr().err
     assert main(["resume", str(sweep), "-q"]) == 0
     assert "next: mrsweep aggregate" in capsys.readouterr().out
+
+
+def test_output_flag_with_a_sweep_folder_is_refused(tmp_path: Path, capsys) -> None:
+    sweep = tmp_path / "sw"
+    assert main(["run", str(write_config(tmp_path / "c.toml", sweep={"output": str(sweep)}, epsilon=(0.0,))), "-q"]) == 0
+    capsys.readouterr()
+    assert main(["aggregate", str(sweep), "-o", str(tmp_path / "elsewhere")]) == 2
+    err = capsys.readouterr().err
+    assert "--output" in err and "only with a config .toml" in err and "Traceback" not in err
+    assert not (tmp_path / "elsewhere").exists() and not (sweep / "aggregate").exists()
+    assert main(["aggregate", str(sweep), "-o", str(sweep)]) == 0  # naming the folder itself is fine
