@@ -323,16 +323,22 @@ def test_hostile_profile_value_rejected_before_submission(cluster: int, tmp_path
     assert after == before  # nothing reached the scheduler
 
 
-def test_plain_sbatch_template_runs_shards_without_submitit(cluster: int, one_shard_reference: Path,
-                                                            tmp_path: Path) -> None:
-    from jobs.run_shard import sbatch_commands
-
+def _planned_for_sbatch(tmp_path: Path) -> tuple[Path, Path]:
+    """A planned 4-shard sweep (no jobs yet) and a local profile with arrays of at most 2."""
     cfg = write_config(tmp_path / "one.toml", **{**ONE_SHARD, "cells_per_shard": 2}, executor={"backend": "debug"})
     sweep = tmp_path / "sweep"
     assert main(["plan", str(cfg), "-o", str(sweep)]) == 0
     profile = tmp_path / "p.toml"
     profile.write_text((Path(__file__).parents[2] / "slurm_templates/profiles/local.toml").read_text()
                        + "max_array_size = 2\n")
+    return sweep, profile
+
+
+def test_plain_sbatch_template_runs_shards_without_submitit(cluster: int, one_shard_reference: Path,
+                                                            tmp_path: Path) -> None:
+    from jobs.run_shard import sbatch_commands
+
+    sweep, profile = _planned_for_sbatch(tmp_path)
     lines = sbatch_commands(sweep, str(profile))
     assert len(lines) == 2 and all("--array=0-1%2" in line for line in lines)  # 4 shards, arrays of 2
     ids = [subprocess.run(["sbatch", "--parsable", *shlex.split(line)[1:]], capture_output=True, text=True,
@@ -378,12 +384,7 @@ def test_plain_sbatch_submit_records_pending_tasks(cluster: int, one_shard_refer
     """`--sbatch-submit` records every task at submission: status never shows them missing."""
     from jobs.run_shard import main as run_shard_main
 
-    cfg = write_config(tmp_path / "one.toml", **{**ONE_SHARD, "cells_per_shard": 2}, executor={"backend": "debug"})
-    sweep = tmp_path / "sweep"
-    assert main(["plan", str(cfg), "-o", str(sweep)]) == 0
-    profile = tmp_path / "p.toml"
-    profile.write_text((Path(__file__).parents[2] / "slurm_templates/profiles/local.toml").read_text()
-                       + "max_array_size = 2\n")
+    sweep, profile = _planned_for_sbatch(tmp_path)
     capsys.readouterr()
     assert run_shard_main([str(sweep), "--sbatch-submit", "--profile", str(profile)]) == 0
     assert "submitted 2 array(s)" in capsys.readouterr().out
