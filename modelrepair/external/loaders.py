@@ -303,6 +303,13 @@ def validate(raw: _Raw, bias: bool) -> ExternalArrays:
             raise DataFileError(
                 src["X"], f"{lab['X']} has shape {X.shape}; expected (n, d) with d = {W.shape[0]} (rows of {lab['W']}): is it transposed?"
             )
+        w0_agrees = W0.shape == W.shape  # then W is right, and X or beta is the odd one out
+        if not hint and w0_agrees and W.shape[0] == d:  # W, W0 agree with X: beta is wrong
+            raise DataFileError(src["beta"], f"{lab['beta']} has {p} entries but {lab['W']} {W.shape} has "
+                                f"{W.shape[1]} hidden units (columns); expected {W.shape[1]} entries")
+        if not hint and w0_agrees and W.shape[1] == p:  # W, W0 agree with beta: X is wrong
+            raise DataFileError(src["X"], f"{lab['X']} has {d} columns (inputs) but {lab['W']} {W.shape} has "
+                                f"{W.shape[0]} rows; expected X of shape (n, {W.shape[0]})")
         raise DataFileError(src["W"], f"{lab['W']} has shape {W.shape}; expected (d, p) = ({d}, {p}){hint}")
     if W0.shape != W.shape:
         hint = ": is it transposed?" if W0.shape == W.shape[::-1] else ""

@@ -49,6 +49,11 @@ def test_wrong_shapes(tmp_path):
         _check({"path": str(write_npz(tmp_path / "a.npz", X, W0, W, b0[:-1], b))})
     with pytest.raises(DataFileError, match=re.escape("W has shape (10, 19); expected (d, p) = (10, 20)")):
         _check({"path": str(write_npz(tmp_path / "b.npz", X, W0, W[:, :-1], b0, b))})
+    # W and W0 agree with each other: the array that disagrees with them is named
+    with pytest.raises(DataFileError, match=re.escape("beta has 19 entries but W (10, 20) has 20 hidden units")):
+        _check({"path": str(write_npz(tmp_path / "d.npz", X, W0, W, b0, b[:-1]))})
+    with pytest.raises(DataFileError, match=re.escape("X has 9 columns (inputs) but W (10, 20) has 10 rows")):
+        _check({"path": str(write_npz(tmp_path / "e.npz", X[:, :-1], W0, W, b0, b))})
     with pytest.raises(DataFileError, match=re.escape("beta has shape (20, 2); expected a vector of p entries")):
         _check({"path": str(write_npz(tmp_path / "c.npz", X, W0, W, b0, np.ones((P, 2))))})
     with pytest.raises(DataFileError, match=re.escape("W2_0 has 19 entries; expected p = 20 (columns of W1)")):
