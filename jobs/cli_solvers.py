@@ -36,13 +36,21 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def availability(name: str, registered: bool) -> str:
-    """``available`` or ``not available: <what to install>`` (R itself is not started)."""
+    """``available`` or ``not available: <what to install>`` (quantreg: asks R, ~0.3 s)."""
     if not registered:
         return "not available: its Python dependencies are not installed"
     if name == "quantreg":
         if shutil.which("Rscript") is None:
             return "not available: needs Rscript on PATH and the R package quantreg (benchmarks/setup_r.sh)"
-        return "available if the R package quantreg is installed (Rscript found)"
+        import subprocess
+
+        probe = ["Rscript", "-e", "quit(status = if (requireNamespace('quantreg', quietly = TRUE)) 0 else 3)"]
+        try:
+            rc = subprocess.run(probe, capture_output=True, timeout=30, check=False).returncode
+        except (OSError, subprocess.TimeoutExpired):
+            return "unknown: Rscript did not answer within 30 s"
+        if rc != 0:
+            return "not available: R is installed but the R package quantreg is not (benchmarks/setup_r.sh)"
     return "available"
 
 

@@ -43,7 +43,7 @@ def test_commands_are_pluggable(monkeypatch, capsys, tmp_path: Path) -> None:
     assert capsys.readouterr().out == "hello from a plug-in\n"
 
 
-def test_solvers_lists_backends(capsys, monkeypatch) -> None:
+def test_solvers_lists_backends(capsys, monkeypatch, tmp_path: Path) -> None:
     import jobs.cli_solvers
     from modelrepair import lad
 
@@ -67,8 +67,16 @@ def test_solvers_lists_backends(capsys, monkeypatch) -> None:
     assert rows["highs"].endswith("per column; returns exact_lp, failed; available")
     assert rows["quantreg"].endswith("not available: needs Rscript on PATH and the R package quantreg (benchmarks/setup_r.sh)")
     assert "``" not in "\n".join(lines) and "(default)" not in rows["highs"]
-    monkeypatch.setattr(jobs.cli_solvers.shutil, "which", lambda name: "/usr/bin/Rscript")
-    assert jobs.cli_solvers.availability("quantreg", True) == "available if the R package quantreg is installed (Rscript found)"
+    monkeypatch.undo()
+    # R present: a (fake) Rscript is asked whether the quantreg package loads
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for rc, expected in ((0, "available"),
+                         (3, "not available: R is installed but the R package quantreg is not (benchmarks/setup_r.sh)")):
+        (bin_dir / "Rscript").write_text(f"#!/bin/sh\nexit {rc}\n")
+        (bin_dir / "Rscript").chmod(0o755)
+        monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+        assert jobs.cli_solvers.availability("quantreg", True) == expected
 
 
 def test_user_errors_exit_2_without_traceback(tmp_path: Path) -> None:
