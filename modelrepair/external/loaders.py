@@ -104,7 +104,7 @@ def load_arrays(
 
 def _need_file(path: Path, what: str) -> None:
     if not path.is_file():
-        raise DataFileError(path, f"{what} file not found; check the model's `path` in the config")
+        raise DataFileError(path, f"{what} file not found; check the model's `path` (config) or the file argument (mrsweep diagnose)")
 
 
 def _load_npz(path: Path, bias: bool) -> _Raw:
@@ -237,7 +237,7 @@ def _load_torch(path: Path, init_path: str | None, x_path: str | None, bias: boo
         X = _load_x(Path(x_path))
         sources["X"] = str(x_path)
     elif X is None:
-        raise DataFileError(path, "holds no 'X' (design, n x d); add it to the checkpoint or set `x_path`")
+        raise DataFileError(path, "holds no 'X' (design, n x d); add it to the checkpoint or give X separately (`x_path` in the config, --x-path for diagnose)")
     (W, b), (beta, c) = _linear_layers(trained, path, "trained")
     (W0, b0), (beta0, c0) = _linear_layers(initial, Path(init_path or path), "initial")
     has_bias = b is not None
@@ -245,7 +245,7 @@ def _load_torch(path: Path, init_path: str | None, x_path: str | None, bias: boo
         raise SpecError(
             "first_layer_bias",
             f"is {str(bias).lower()} but the first Linear layer in {path} has {'a' if has_bias else 'no'} bias; "
-            f"set first_layer_bias = {str(has_bias).lower()}",
+            f"set first_layer_bias = {str(has_bias).lower()}" + (" (diagnose: --first-layer-bias)" if has_bias else ""),
         )
     arrays = {"X": _to_numpy(X), "W0": W0.T, "W": W.T, "beta0": beta0, "beta": beta}
     if bias:
