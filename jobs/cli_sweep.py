@@ -242,14 +242,18 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _sweep_from_target(args: argparse.Namespace):
-    from jobs.manifest import ManifestError, build_manifest, load_manifest
+    from jobs.manifest import ManifestError, build_manifest, changed_keys, load_manifest
     from jobs.sweepdir import resolve_target
 
     sweep_dir, config = resolve_target(args.sweep, args.data_dir, args.output)
     manifest = load_manifest(sweep_dir)
-    if config is not None and build_manifest(config).hash != manifest.hash:
-        raise ManifestError(f"{args.sweep} no longer matches the sweep in {sweep_dir} (edited since it was planned); "
-                            "`mrsweep run CONFIG --new` starts over with the new config")
+    if config is not None:
+        fresh = build_manifest(config)
+        if fresh.hash != manifest.hash:
+            what = ", ".join(changed_keys(manifest, fresh)) or "its content"
+            raise ManifestError(f"{args.sweep} no longer matches the sweep in {sweep_dir} (changed since it was "
+                                f"planned: {what}; a model's data or weight files count); give the sweep folder "
+                                "to see the old sweep, or `mrsweep run CONFIG --new` to start over")
     return sweep_dir, manifest, config
 
 

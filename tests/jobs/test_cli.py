@@ -196,3 +196,14 @@ def test_output_flag_with_a_sweep_folder_is_refused(tmp_path: Path, capsys) -> N
     assert "--output" in err and "only with a config .toml" in err and "Traceback" not in err
     assert not (tmp_path / "elsewhere").exists() and not (sweep / "aggregate").exists()
     assert main(["aggregate", str(sweep), "-o", str(sweep)]) == 0  # naming the folder itself is fine
+
+
+def test_status_of_a_changed_config_names_what_changed(tmp_path: Path, capsys) -> None:
+    cfg = write_config(tmp_path / "c.toml", sweep={"output": str(tmp_path / "sw")}, epsilon=(0.0,))
+    assert main(["plan", str(cfg)]) == 0
+    write_config(tmp_path / "c.toml", sweep={"output": str(tmp_path / "sw"), "trials": 4}, epsilon=(0.0,))
+    capsys.readouterr()
+    assert main(["status", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert "changed since it was planned: sweep.trials" in err and "Traceback" not in err
+    assert main(["status", str(tmp_path / "sw")]) == 0  # the folder still shows the old sweep
