@@ -170,6 +170,9 @@ def _execute(sweep_dir: Path, manifest, args: argparse.Namespace, force: bool, b
         print(f"submitted {len(report.submitted)} shard(s); follow with `mrsweep status {sweep_dir}`")
         return 0, False
     print(f"{len(report.done)} shard(s) done, {len(report.failed)} failed in {report.seconds:.1f} s")
+    if report.still_running:
+        print(f"{len(report.still_running)} shard(s) not finished when waiting stopped; `mrsweep status {sweep_dir}`")
+        return (1 if report.failed else 0), False
     if report.failed:
         print(f"see `mrsweep status {sweep_dir}` for their logs; `mrsweep resume {sweep_dir}` reruns them")
         return 1, False

@@ -16,9 +16,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from jobs.executors import Backend, SubmittedJob, Task
-from jobs.executors.base import ACTIVE_STATES
+from jobs.executors.base import ACTIVE_STATES, UNREACHABLE
 from jobs.manifest import Manifest
 from jobs.shard_io import check_shard_file, shard_path
+
+#: stop waiting (not the jobs) when the scheduler has answered no state query for this long
+UNREACHABLE_GIVE_UP_S = 1800.0
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,7 @@ def execute(
 
     bar = tqdm(total=len(shard_ids), unit="shard", desc=manifest.sweep_name, disable=not (progress and wait),
                file=sys.stderr)
+    silent_since: float | None = None
     try:
         while pending or inflight:
             free = limit - len(inflight)
@@ -77,6 +81,14 @@ def execute(
             if not wait:
                 break
             states = backend.states(list(inflight.values())) if inflight else {}
+            if states and all(s == UNREACHABLE for s in states.values()):
+                silent_since = silent_since if silent_since is not None else time.monotonic()
+                if time.monotonic() - silent_since >= UNREACHABLE_GIVE_UP_S:
+                    print(f"the scheduler has not answered for {UNREACHABLE_GIVE_UP_S / 60:.0f} min; stopped "
+                          f"waiting (the jobs may still run): see `mrsweep status {sweep_dir}` later", file=sys.stderr)
+                    break
+            else:
+                silent_since = None
             for job_id, state in states.items():
                 if state in ACTIVE_STATES:
                     continue

@@ -94,3 +94,29 @@ def test_sbatch_lines_refuse_a_python_that_cannot_run_shards(tmp_path, monkeypat
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "xarray" else real(name, *a))
     with pytest.raises(UserError, match=r"cannot import xarray, which every shard needs; .*\.venv/bin/python"):
         check_task_python(manifest)
+
+
+def test_driver_stops_waiting_when_the_scheduler_never_answers(tmp_path, monkeypatch, capsys) -> None:
+    """All in-flight states UNREACHABLE for UNREACHABLE_GIVE_UP_S: stop waiting, report them as
+    still running (never as failed), submit nothing more."""
+    from jobs_testkit import write_config
+
+    import jobs.driver as driver
+    from jobs.cli import main
+    from jobs.executors.base import UNREACHABLE
+    from jobs.executors.debug import DebugBackend
+    from jobs.manifest import load_manifest
+
+    class Silent(DebugBackend):
+        def states(self, jobs):
+            return {j.job_id: UNREACHABLE for j in jobs}
+
+    sweep = tmp_path / "sw"
+    assert main(["plan", str(write_config(tmp_path / "c.toml", sweep={"output": str(sweep)}))]) == 0
+    manifest = load_manifest(sweep)
+    monkeypatch.setattr(driver, "UNREACHABLE_GIVE_UP_S", 0.0)
+    ids = [s.shard_id for s in manifest.shards]
+    report = driver.execute(sweep, manifest, Silent(), ids, progress=False)
+    assert report.still_running == (ids[0],) and not report.failed and not report.done
+    assert report.submitted == (ids[0],)  # the rest were never submitted (they stay missing)
+    assert "the scheduler has not answered for 0 min" in capsys.readouterr().err
