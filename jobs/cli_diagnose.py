@@ -21,6 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "unit), how far beta - beta(0) is from rowspace(phi(X W)^T), parameters per sample, and a verdict: "
         "exactly repairable in principle / approximately only / not repairable (under-parameterized). "
         "TARGET is a sweep config (.toml: its external models) or model files (.npz, CSV prefix, .pt).",
+        epilog="Exit status: 0 when every model was diagnosed (whatever the verdicts: they are the report); "
+        "2 on bad input (missing or malformed files, wrong shapes), with one line naming the file.",
     )
     p.add_argument("target", nargs="+", help="sweep config (.toml) or model file(s): .npz, CSV prefix, torch .pt")
     p.add_argument("--data-dir", help="config only: look data files up in this folder (by file name)")
