@@ -184,6 +184,8 @@ class ShardCheck:
 
     state: str
     reason: str = ""
+    #: cells of a done shard whose status is not "ok": {"solver_failed": n, "error": m}
+    bad_cells: tuple[tuple[str, int], ...] = ()
 
     @property
     def done(self) -> bool:
@@ -202,6 +204,7 @@ def check_shard_file(path: Path, manifest_hash: str, shard_id: str, cell_ids: Se
         with netCDF4.Dataset(path, "r") as nc:
             attrs = {k: nc.getncattr(k) for k in nc.ncattrs()}
             ids = np.asarray(nc.variables["cell_id"][:], dtype=np.int64)
+            status = [str(v) for v in np.asarray(nc.variables["status"][:]).ravel()] if "status" in nc.variables else []
     except Exception as err:  # noqa: BLE001 - any failure to read means "not done"
         first = str(err).splitlines()[0] if str(err) else type(err).__name__
         first = first.replace(f": '{path}'", "").replace(str(path), path.name)
@@ -212,7 +215,8 @@ def check_shard_file(path: Path, manifest_hash: str, shard_id: str, cell_ids: Se
         return ShardCheck("foreign", f"shard_id attribute {attrs.get('shard_id')!r} != {shard_id!r}")
     if sorted(ids.tolist()) != sorted(int(c) for c in cell_ids):
         return ShardCheck("stale", "cell ids differ from the manifest's")
-    return ShardCheck("done")
+    bad = sorted((s, status.count(s)) for s in set(status) if s != "ok")
+    return ShardCheck("done", bad_cells=tuple(bad))
 
 
 def outcomes_from_dataset(ds) -> dict[int, CellOutcome]:

@@ -34,6 +34,7 @@ class ShardStatus:
     job: SubmittedJob | None = None
     job_state: str = ""
     log_tail: tuple[str, ...] = ()
+    bad_cells: tuple[tuple[str, int], ...] = ()  # done shards: cells with status solver_failed / error
 
 
 @dataclass(frozen=True)
@@ -154,7 +155,7 @@ def sweep_status(
             state, reason = "missing", ""
         if state in RESUMABLE and partial_path(sweep_dir, s.shard_id).is_file():
             reason = (reason + "; " if reason else "") + "partial checkpoint present"
-        out.append(ShardStatus(s.shard_id, s.model, state, reason, job, jstate, logs))
+        out.append(ShardStatus(s.shard_id, s.model, state, reason, job, jstate, logs, check.bad_cells))
     notes = []
     extra = sorted(p.name for p in (sweep_dir / "shards").glob("*.nc") if p.stem not in checks) if (sweep_dir / "shards").is_dir() else []
     if extra:
@@ -174,6 +175,14 @@ def format_status(st: SweepStatus, verbose: bool = False) -> str:
     for s in problems:
         lines.append(f"  {s.state:>7} {s.shard_id} ({s.model}): {s.reason}")
         lines += [f"          | {line}" for line in s.log_tail]
+    bad: dict[str, Counter] = {}
+    for s in st.shards:
+        for what, n in s.bad_cells:
+            bad.setdefault(s.model, Counter())[what] += n
+    for model, counts in bad.items():
+        what = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+        lines.append(f"  note: model {model}: {what} cell(s) in finished shards (deterministic: resume does not "
+                     "redo them; `mrsweep aggregate` counts them and the shard files' `message` says why)")
     lines += [f"  note: {n}" for n in st.notes]
     lines += [f"  note: {n}" for n in diagnosis_notes(m.diagnosis)]
     todo = st.to_resume()

@@ -94,6 +94,12 @@ def test_solver_failure_and_cell_error_are_outcomes(tmp_path: Path, monkeypatch)
     assert ds["message"].values.tolist()[3] == "RuntimeError: boom at 0.5"
     assert ds["exact_repair"].values.tolist() == [True] * 3 + [False] * 3
     assert ds["layer_exact_repair"].values[3].tolist() == [-1, -1]
+    # status names them per model (from the finished shard files), for both sweeps
+    from jobs.status import format_status, sweep_status
+
+    model = MODEL[0]["name"]
+    assert f"note: model {model}: 3 error cell(s) in finished shards" in format_status(sweep_status(tmp_path / "e"))
+    assert f"note: model {model}: 6 solver_failed cell(s)" in format_status(sweep_status(tmp_path / "f"))
 
 
 def test_partial_checkpoint_is_resumed(tmp_path: Path) -> None:
