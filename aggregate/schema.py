@@ -126,6 +126,12 @@ def validate_shard(
     return check
 
 
+def netcdf_error_line(err: BaseException, path: Path) -> str:
+    """First line of a netCDF4/HDF5 read error, with the (long) path shortened to the file name."""
+    first = str(err).splitlines()[0] if str(err) else type(err).__name__
+    return first.replace(f": '{path}'", "").replace(str(path), Path(path).name)
+
+
 def load_shard(
     path: str | Path,
     expected_manifest_hash: str | None = None,
@@ -144,9 +150,7 @@ def load_shard(
             with xr.open_dataset(path, engine="netcdf4") as handle:
                 ds = handle.load()
         except Exception as err:  # any garbage / truncation error of netCDF4 or HDF5
-            first = str(err).splitlines()[0] if str(err) else type(err).__name__
-            first = first.replace(f": '{path}'", "").replace(str(path), path.name)
-            return ShardCheck(path, False, f"not a readable netCDF file ({first})"), None
+            return ShardCheck(path, False, f"not a readable netCDF file ({netcdf_error_line(err, path)})"), None
         reason = _schema_problem(ds, path)
         shard_id = str(ds.attrs.get(ATTR_SHARD_ID, ""))
         mhash = str(ds.attrs.get(ATTR_MANIFEST_HASH, ""))

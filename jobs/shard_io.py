@@ -206,9 +206,9 @@ def check_shard_file(path: Path, manifest_hash: str, shard_id: str, cell_ids: Se
             ids = np.asarray(nc.variables["cell_id"][:], dtype=np.int64)
             status = [str(v) for v in np.asarray(nc.variables["status"][:]).ravel()] if "status" in nc.variables else []
     except Exception as err:  # noqa: BLE001 - any failure to read means "not done"
-        first = str(err).splitlines()[0] if str(err) else type(err).__name__
-        first = first.replace(f": '{path}'", "").replace(str(path), path.name)
-        return ShardCheck("corrupt", f"{path.name}: unreadable netCDF file ({first})")
+        from aggregate.schema import netcdf_error_line
+
+        return ShardCheck("corrupt", f"{path.name}: unreadable netCDF file ({netcdf_error_line(err, path)})")
     if attrs.get("manifest_hash") != manifest_hash:
         return ShardCheck("stale", f"manifest hash {str(attrs.get('manifest_hash'))[:12]} != {manifest_hash[:12]}")
     if attrs.get("shard_id") != shard_id:

@@ -149,8 +149,7 @@ def sweep_status(
             if with_logs:
                 logs = tail(log_paths(job)[1])
                 if logs and logs[-1].strip() == "KeyboardInterrupt":  # Ctrl-C: the stack is noise
-                    state, reason = "failed", f"job {job.job_id} ({job.backend}) was interrupted (Ctrl-C) before its shard file"
-                    logs = ()
+                    reason, logs = f"job {job.job_id} ({job.backend}) was interrupted (Ctrl-C) before its shard file", ()
         else:
             state, reason = "missing", ""
         if state in RESUMABLE and partial_path(sweep_dir, s.shard_id).is_file():
