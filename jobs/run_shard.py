@@ -19,6 +19,7 @@ import argparse
 import os
 import shlex
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from modelrepair.errors import UserError
@@ -26,8 +27,22 @@ from modelrepair.errors import UserError
 TEMPLATE = Path(__file__).resolve().parents[1] / "slurm_templates" / "sbatch" / "array.sbatch"
 
 
-def sbatch_commands(sweep_dir: Path, profile_name: str = "local", template: Path = TEMPLATE) -> list[str]:
-    """``sbatch`` lines that run every shard of the sweep as plain arrays."""
+@dataclass(frozen=True)
+class SbatchArray:
+    """One plain ``sbatch`` array: shards ``offset .. offset + count - 1`` of the manifest."""
+
+    offset: int
+    count: int
+    argv: list[str]
+
+
+def sbatch_log_folder(sweep_dir: Path) -> Path:
+    """Where plain-sbatch tasks write their log pairs (and what jobs.jsonl records for them)."""
+    return Path(sweep_dir).absolute() / "logs" / "sbatch"
+
+
+def sbatch_arrays(sweep_dir: Path, profile_name: str = "local", template: Path = TEMPLATE) -> list[SbatchArray]:
+    """The ``sbatch`` arrays that run every shard of the sweep, split at MaxArraySize."""
     from jobs.executors.slurm import SlurmBackend
     from jobs.manifest import load_manifest
 
@@ -37,7 +52,7 @@ def sbatch_commands(sweep_dir: Path, profile_name: str = "local", template: Path
     n = len(manifest.shards)
     backend = SlurmBackend.from_config({"profile": profile_name})
     size, prof = backend.max_array_size, backend.profile
-    logs = sweep_dir / "logs" / "sbatch"
+    logs = sbatch_log_folder(sweep_dir)
     logs.mkdir(parents=True, exist_ok=True)  # Slurm does not create log folders
     out = []
     for offset in range(0, n, size):
@@ -46,8 +61,13 @@ def sbatch_commands(sweep_dir: Path, profile_name: str = "local", template: Path
         opts = [f"--array=0-{count - 1}%{min(count, prof.array_parallelism)}", "--job-name=mrsweep",
                 f"--output={logs}/%A_%a_0_log.out", f"--error={logs}/%A_%a_0_log.err",
                 f"--export=ALL,MRSWEEP_PYTHON={sys.executable}", *prof.sbatch_options()]
-        out.append(shlex.join(["sbatch", *opts, str(template), str(sweep_dir), str(offset)]))
+        out.append(SbatchArray(offset, count, ["sbatch", *opts, str(template), str(sweep_dir), str(offset)]))
     return out
+
+
+def sbatch_commands(sweep_dir: Path, profile_name: str = "local", template: Path = TEMPLATE) -> list[str]:
+    """``sbatch`` lines (every value quoted) that run every shard of the sweep as plain arrays."""
+    return [shlex.join(a.argv) for a in sbatch_arrays(sweep_dir, profile_name, template)]
 
 
 #: modules every shard imports (to compute cells and to write its netCDF file)
@@ -73,41 +93,38 @@ def check_task_python(manifest) -> None:  # noqa: ANN001
 
 
 def sbatch_submit(sweep_dir: Path, profile_name: str = "local") -> list[str]:
-    """Run the `sbatch_commands` lines; record every task's job id; return the array ids."""
+    """Submit the `sbatch_arrays`; record every task's job id; return the array ids."""
     import subprocess
 
-    from jobs.executors.base import SubmittedJob, now_iso, record_jobs
     from jobs.manifest import load_manifest
 
-    sweep_dir = Path(sweep_dir).absolute()
     manifest = load_manifest(sweep_dir)
-    folder = str(sweep_dir / "logs" / "sbatch")
-    arrays, offset = [], 0
-    for line in sbatch_commands(sweep_dir, profile_name):
-        argv = shlex.split(line)
-        count = int(argv[1].split("=", 1)[1].split("%")[0].split("-")[1]) + 1  # --array=0-K%P
-        res = subprocess.run([argv[0], "--parsable", *argv[1:]], capture_output=True, text=True, check=False)
+    array_ids: list[str] = []
+    for array in sbatch_arrays(sweep_dir, profile_name):
+        res = subprocess.run([array.argv[0], "--parsable", *array.argv[1:]], capture_output=True, text=True,
+                             check=False)
         array_id = res.stdout.strip().split(";")[0]
         if res.returncode != 0 or not array_id.isdigit():
             msg = (res.stderr or res.stdout).strip().replace("\n", " ")
-            raise UserError(f"sbatch refused array {len(arrays) + 1} ({len(arrays)} submitted, recorded): {msg}")
-        record_jobs(sweep_dir, [SubmittedJob(manifest.shards[offset + i].shard_id, "slurm", f"{array_id}_{i}",
-                                             folder, now_iso(), manifest.hash) for i in range(count)])
-        arrays.append(array_id)
-        offset += count
-    return arrays
+            raise UserError(f"sbatch refused array {len(array_ids) + 1} ({len(array_ids)} submitted, recorded): {msg}")
+        for i in range(array.count):
+            _record_task(sweep_dir, manifest.shards[array.offset + i].shard_id, f"{array_id}_{i}", manifest.hash)
+        array_ids.append(array_id)
+    return array_ids
 
 
 def record_array_task(sweep_dir: Path, shard_id: str, manifest_hash: str) -> None:
     """Inside a Slurm array task: append this task to jobs.jsonl, so `status` sees the shard
     running (and `resume` does not submit it twice) and, if it dies, shows its state and log."""
+    array_id, task_id = os.environ.get("SLURM_ARRAY_JOB_ID"), os.environ.get("SLURM_ARRAY_TASK_ID")
+    if array_id and task_id and array_id.isdigit() and task_id.isdigit():
+        _record_task(sweep_dir, shard_id, f"{array_id}_{task_id}", manifest_hash)
+
+
+def _record_task(sweep_dir: Path, shard_id: str, job_id: str, manifest_hash: str) -> None:
     from jobs.executors.base import SubmittedJob, now_iso, record_jobs
 
-    array_id, task_id = os.environ.get("SLURM_ARRAY_JOB_ID"), os.environ.get("SLURM_ARRAY_TASK_ID")
-    if not (array_id and task_id and array_id.isdigit() and task_id.isdigit()):
-        return
-    folder = Path(sweep_dir).absolute() / "logs" / "sbatch"
-    record_jobs(sweep_dir, [SubmittedJob(shard_id, "slurm", f"{array_id}_{task_id}", str(folder), now_iso(),
+    record_jobs(sweep_dir, [SubmittedJob(shard_id, "slurm", job_id, str(sbatch_log_folder(sweep_dir)), now_iso(),
                                          manifest_hash)])
 
 
