@@ -144,7 +144,7 @@ class SlurmBackend(Backend):
         self.profile: SlurmProfile = load_profile(self.options.profile, self.options.overrides)
         self.poll_interval_s = self.profile.poll_interval_s
         self.scheduler_calls = 0  # how many sacct/squeue calls this backend made
-        self._answered = False  # did any Slurm command answer in the current `states` call
+        self.scheduler_answers = 0  # how many of them the scheduler answered (exit status 0)
 
     @classmethod
     def validate_options(cls, options: Mapping[str, Any], where: str = "executor") -> SlurmOptions:
@@ -240,7 +240,7 @@ class SlurmBackend(Backend):
             res = _run(cmd)
         except (OSError, subprocess.TimeoutExpired):
             return ""
-        self._answered |= res.returncode == 0
+        self.scheduler_answers += res.returncode == 0
         return res.stdout if res.returncode == 0 else ""
 
     def states(self, jobs: Sequence[SubmittedJob]) -> dict[str, str]:
@@ -251,7 +251,7 @@ class SlurmBackend(Backend):
             return out
         mains = sorted({jid.split("_")[0] for jid in wanted}, key=int)
         found: dict[str, str] = {}
-        self._answered = False
+        answers_before = self.scheduler_answers
         if shutil.which("sacct"):
             found = parse_states(self._query(
                 ["sacct", "-X", "-n", "-P", "-o", "JobID,State", "-S", "2000-01-01", "-j", ",".join(mains)]))
@@ -266,7 +266,7 @@ class SlurmBackend(Backend):
                 found.update({k: v for k, v in parse_scontrol_jobs(self._query(
                     ["scontrol", "-o", "show", "job", main])).items() if k in missing})
         out.update({jid: found[jid] for jid in wanted if jid in found})
-        if not self._answered:  # no Slurm command answered (controller down or restarting,
+        if self.scheduler_answers == answers_before:  # no Slurm command answered (controller down or restarting,
             # timeouts, no Slurm here): nothing is known, so nothing may be judged finished
             out.update({jid: UNREACHABLE for jid in wanted})
         return out
