@@ -74,6 +74,21 @@ class NumpyOps:
         ok = np.all(np.isfinite(x), axis=0)
         return x, ok
 
+    def clamp(self, X, lo=None, hi=None):
+        return np.clip(X, lo, hi)
+
+    def amax(self, X, axis: int):
+        return X.max(axis)
+
+    def amin(self, X, axis: int):
+        return X.min(axis)
+
+    def empty(self, shape, like):
+        return np.empty(shape, dtype=like.dtype)
+
+    def contiguous(self, X):
+        return np.ascontiguousarray(X)
+
     def take_cols(self, X, cols):
         return X[:, cols]
 
@@ -125,6 +140,21 @@ class TorchOps:
         x = x[..., 0].T
         ok = (info == 0) & self.xp.all(self.xp.isfinite(x), dim=0)
         return x, ok
+
+    def clamp(self, X, lo=None, hi=None):
+        return X.clamp(lo, hi)
+
+    def amax(self, X, axis: int):
+        return X.amax(axis)
+
+    def amin(self, X, axis: int):
+        return X.amin(axis)
+
+    def empty(self, shape, like):
+        return self.xp.empty(shape, dtype=like.dtype, device=like.device)
+
+    def contiguous(self, X):
+        return X.contiguous()
 
     def take_cols(self, X, cols):
         return X[:, cols]

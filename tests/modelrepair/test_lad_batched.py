@@ -169,10 +169,12 @@ def test_cuda_unavailable_is_clear_error():
         solve_lad(np.ones((4, 1)), np.ones(4), solver="batched", device="cuda")
 
 
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
 @pytest.mark.parametrize("d,n,m,eps", [(60, 4, 6, 0.2), (120, 8, 6, 0.6), (90, 5, 5, 0.95)])
-def test_ipm_stage_alone_matches_highs(d, n, m, eps):
-    """Batched interior point alone: objective equal to HiGHS' to 1e-9 relative, also where
-    repair fails (eps 0.6, 0.95: non-degenerate optima); its vertex finish is certified."""
+def test_ipm_stage_alone_matches_highs(d, n, m, eps, backend):
+    """Batched interior point alone (numpy, and torch: batched Cholesky): objective equal to
+    HiGHS' to 1e-9 relative, also where repair fails (eps 0.6, 0.95: non-degenerate
+    optima); its vertex finish is certified."""
     from modelrepair.lad.batched import column_scale, range_basis
     from modelrepair.lad.batched_ops import make_ops
     from modelrepair.lad.certificate import certify, exact_finish
@@ -182,7 +184,10 @@ def test_ipm_stage_alone_matches_highs(d, n, m, eps):
     A, B, V = repair_problem(rng, d, n, m, eps)
     Q, _ = range_basis(A)
     scale = column_scale(Q, B)
-    res = ipm_lad(Q, B / scale, tol=1e-11)
+    if backend == "torch":
+        pytest.importorskip("torch")
+    res = ipm_lad(Q, B / scale, tol=1e-11, ops=make_ops(backend))
+    assert isinstance(res.x, np.ndarray) and isinstance(res.lam, np.ndarray)
     assert res.converged.all()
     assert np.all(np.abs(res.lam) <= 1.0)
     ref = lp_objective(A, B).objective
@@ -192,9 +197,52 @@ def test_ipm_stage_alone_matches_highs(d, n, m, eps):
     x, ok = exact_finish(ops, Q, B / scale, res.x)
     cert = certify(ops, Q, B / scale, x, res.lam, np.full(m, 1e-9), cg_iters=6, rounds=10)
     assert ok.all() and np.all(cert.certified)
-    np.testing.assert_allclose(np.abs(B / scale - Q @ x).sum(0) * scale, ref, rtol=1e-12)
+    # certified: optimal up to |F| * tau (tau = 1e-9 on the scaled residuals)
+    np.testing.assert_allclose(np.abs(B / scale - Q @ x).sum(0) * scale, ref, rtol=1e-10)
     if eps == 0.2:  # repair succeeds: the finished vertex is V itself
         np.testing.assert_allclose(np.linalg.lstsq(A, Q @ x * scale, rcond=None)[0], V, atol=1e-8)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_ipm_float32_start_phase_reaches_the_same_optimum(backend):
+    """Normal matrices in float32 while every column is far from optimal (``low_gap``) and
+    float64 throughout (``low_gap=0``) converge to the same LP optimum as HiGHS."""
+    from modelrepair.lad.batched import column_scale, range_basis
+    from modelrepair.lad.batched_ops import make_ops
+    from modelrepair.lad.ipm import ipm_lad
+
+    if backend == "torch":
+        pytest.importorskip("torch")
+    rng = np.random.default_rng(5)
+    A, B, _ = repair_problem(rng, 300, 12, 40, 0.55)
+    Q, _ = range_basis(A)
+    scale = column_scale(Q, B)
+    ref = lp_objective(A, B).objective
+    for low_gap in (0.0, 1e-4, 1.0):  # never, the default, from the first iteration on
+        res = ipm_lad(Q, B / scale, ops=make_ops(backend), low_gap=low_gap)
+        assert res.converged.all(), low_gap
+        obj = np.abs(B / scale - Q @ res.x).sum(0) * scale
+        np.testing.assert_allclose(obj, ref, rtol=1e-9)
+
+
+def test_ipm_backend_auto_uses_torch_for_big_numpy_batches():
+    """``ipm_backend="auto"``: torch for numpy batches of >= IPM_TORCH_MIN_COLS columns,
+    numpy below; the solution does not depend on it."""
+    from modelrepair.lad.batched import IPM_TORCH_MIN_COLS, _ipm_ops
+    from modelrepair.lad.batched_ops import make_ops
+
+    pytest.importorskip("torch")
+    ops = make_ops("numpy")
+    assert _ipm_ops(ops, "auto", IPM_TORCH_MIN_COLS).name == "torch"
+    assert _ipm_ops(ops, "auto", IPM_TORCH_MIN_COLS - 1) is ops
+    assert _ipm_ops(ops, "numpy", 10**6) is ops
+    rng = np.random.default_rng(12)
+    A, B, _ = repair_problem(rng, 150, 6, IPM_TORCH_MIN_COLS, 0.9)
+    sols = [solve_lad(A, B, solver="batched", fallback=None, ipm_backend=b)
+            for b in ("numpy", "torch", "auto")]
+    for sol in sols:
+        assert np.all(sol.status == "certified")
+        np.testing.assert_allclose(sol.objective, sols[0].objective, rtol=1e-12)
 
 
 def test_ipm_stage_used_when_admm_stalls():
