@@ -38,6 +38,9 @@ SOLVERS = {
     "batched": ("batched", {}, False),
     "batched-torch": ("batched", {"backend": "torch"}, False),
     "batched-f32": ("batched", {"dtype": "float32"}, False),
+    "batched-f64": ("batched", {"dtype": "float64"}, False),
+    "batched-numpy-ipm": ("batched", {"ipm_backend": "numpy"}, False),
+    "batched-cuda": ("batched", {"device": "cuda"}, False),
     "quantreg-fn": ("quantreg", {"method": "fn", "blas": "openblas", "workers": 2}, True),
     "quantreg-fn-thesis": ("quantreg", {"method": "fn"}, True),
     "quantreg-br": ("quantreg", {"method": "br", "blas": "openblas", "workers": 2}, True),
@@ -109,6 +112,8 @@ def measure(case: Case, name: str, sub: int, repeat: int):
         if slow and B.shape[1] > sub - used:
             cols = np.linspace(0, B.shape[1] - 1, sub - used).astype(int)
         reps = []
+        if SOLVERS[name][1].get("device", "cpu") != "cpu":
+            run_solver(name, A, B[:, cols])  # warm-up: CUDA context, kernels, allocator
         for _ in range(1 if slow else repeat):
             U, ok, sec, cert = run_solver(name, A, B[:, cols])
             reps.append(sec)
@@ -143,6 +148,27 @@ def compare(case: Case, ours, base):
     return agree, n, dmax
 
 
+def _cuda_available() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
+
+
+def _machine() -> str:
+    """One line: CPU cores, BLAS threads, GPU (if any) -- the table's context."""
+    import os
+
+    parts = [f"{os.cpu_count()} CPU cores",
+             f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}"]
+    if _cuda_available():
+        import torch
+
+        parts.append(f"GPU {torch.cuda.get_device_name(0)}")
+    return ", ".join(parts)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true",
@@ -154,6 +180,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="n:p pairs (default 50:1000 50:5000 50:10000 100:5000 100:10000)")
     ap.add_argument("--problems", type=int, default=20, help="linear problems per case")
     ap.add_argument("--solvers", nargs="+", default=DEFAULT_SOLVERS, choices=sorted(SOLVERS))
+    ap.add_argument("--ours", default=None, choices=[s for s in SOLVERS if s.startswith("batched")],
+                    help="the batched variant the ratios refer to (default: batched-cuda when "
+                         "torch sees a GPU, else batched)")
     ap.add_argument("--sub", type=int, default=200,
                     help="columns/problems the slow baselines solve (time is scaled)")
     ap.add_argument("--sub-fast-lp", type=int, default=40,
@@ -167,11 +196,15 @@ def main(argv: list[str] | None = None) -> int:
         shapes = args.linear_shapes or ["50:5000"]
     else:
         shapes = args.linear_shapes or ["50:1000", "50:5000", "50:10000", "100:5000", "100:10000"]
-    solvers = [s for s in args.solvers if s != "batched"]
-    ours_name = "batched"
+    ours_name = args.ours or ("batched-cuda" if _cuda_available() else "batched")
+    if ours_name == "batched-cuda" and not _cuda_available():
+        ap.error("--ours batched-cuda needs torch with a CUDA device; none is visible")
+    solvers = [s for s in args.solvers if s != ours_name]
+    if ours_name != "batched" and "batched" not in solvers:
+        solvers.insert(0, "batched")  # the CPU solver, side by side with the GPU one
     print("# LAD benchmark (noisy shared machine: repeat runs vary; quote medians)")
     print(f"# seed {args.seed}; slow baselines subsampled (time scaled, marked); "
-          f"ratio = baseline s / batched s")
+          f"ratio = baseline s / {ours_name} s; {_machine()}")
     print("| case | eps | solver | seconds | ratio | certified | agree | max abs diff | note |")
     print("|---|---|---|---|---|---|---|---|---|")
     cases = []

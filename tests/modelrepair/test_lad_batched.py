@@ -225,6 +225,29 @@ def test_ipm_float32_start_phase_reaches_the_same_optimum(backend):
         np.testing.assert_allclose(obj, ref, rtol=1e-9)
 
 
+def test_normal_matrices_match_explicit_products_on_every_path():
+    """Q^T diag(theta_j) Q from one Theta^T K product and a gather of the upper triangle:
+    numpy, torch through numpy's take, and torch's own gather (the CUDA path) agree with
+    the explicit product."""
+    from modelrepair.lad.batched_ops import make_ops
+    from modelrepair.lad.ipm import _khatri_rao, _normal_matrices, _symmetric_from_vech
+
+    rng = np.random.default_rng(3)
+    Q = np.linalg.qr(rng.standard_normal((40, 5)))[0]
+    Theta = rng.random((40, 7)) + 0.1
+    want = np.einsum("ir,ij,is->jrs", Q, Theta, Q)
+    ops = make_ops("numpy")
+    K, full = _khatri_rao(ops, Q)
+    np.testing.assert_allclose(_normal_matrices(ops, Theta, K, full, 5), want, atol=1e-14)
+    pytest.importorskip("torch")
+    tops = make_ops("torch")
+    Kt, full_t = _khatri_rao(tops, tops.asarray(Q))
+    flat = tops.asarray(Theta).T @ Kt
+    for cpu_take in (True, False):
+        got = tops.to_numpy(_symmetric_from_vech(tops, flat, full_t, 5, cpu_take))
+        np.testing.assert_allclose(got, want, atol=1e-14)
+
+
 def test_ipm_backend_auto_uses_torch_for_big_numpy_batches():
     """``ipm_backend="auto"``: torch for numpy batches of >= IPM_TORCH_MIN_COLS columns,
     numpy below; the solution does not depend on it."""
