@@ -253,7 +253,7 @@ def _ipm_ops(ops, ipm_backend: str, cols: int):
 def _ipm_stage(ops, Qn, Bn, active, X, status, tau_np, cg_iters, rounds, tol, x0=None, dup=(),
                ipm_backend="auto"):
     """IPM on the columns ``active`` (float64, backend from `_ipm_ops`), then vertex
-    finish + certificate (numpy).
+    finish + certificate (the solver's backend; crossover in numpy).
 
     Writes certified columns into X/status; returns the vertices of the others (r x k).
     """
@@ -262,10 +262,16 @@ def _ipm_stage(ops, Qn, Bn, active, X, status, tau_np, cg_iters, rounds, tol, x0
     np_ops = ops if ops.name == "numpy" else make_ops("numpy")
     b = Bn[:, active]
     res = ipm_lad(Qn, b, x0=x0, tol=tol, ops=_ipm_ops(ops, ipm_backend, active.size))
-    x, _ = exact_finish(np_ops, Qn, b, res.x, dup)
-    cert = certify(np_ops, Qn, b, x, res.lam, tau_np[active], cg_iters=cg_iters, rounds=rounds,
-                   dup=dup)
-    good = np.asarray(cert.certified, bool)
+    # Finish + certificate with the solver's own backend (on a GPU they stay on the device).
+    fin = ops
+    args = (Qn, b, res.x, res.lam, tau_np[active], dup)
+    if fin.name != "numpy":
+        args = (*(fin.asarray(a) for a in args[:5]), [fin.index(g) for g in dup])
+    Qf, bf, xf, lf, tf, df = args
+    x, _ = exact_finish(fin, Qf, bf, xf, df)
+    cert = certify(fin, Qf, bf, x, lf, tf, cg_iters=cg_iters, rounds=rounds, dup=df)
+    good = np.asarray(fin.to_numpy(cert.certified), bool)
+    x = fin.to_numpy(x)
     bad = np.flatnonzero(~good)
     if bad.size:  # non-unique optimum: IPM sits inside the optimal face; purify to a vertex
         from modelrepair.lad.crossover import purify

@@ -268,11 +268,15 @@ def test_ipm_backend_auto_uses_torch_for_big_numpy_batches():
         np.testing.assert_allclose(sol.objective, sols[0].objective, rtol=1e-12)
 
 
-def test_ipm_stage_used_when_admm_stalls():
-    """eps near 1 (no repair): ADMM certifies little, the IPM stage certifies the rest."""
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_ipm_stage_used_when_admm_stalls(backend):
+    """eps near 1 (no repair): ADMM certifies little, the IPM stage certifies the rest
+    (torch: IPM, finish and certificate all in torch, as on a GPU)."""
+    if backend == "torch":
+        pytest.importorskip("torch")
     rng = np.random.default_rng(11)
     A, B, _ = repair_problem(rng, 200, 6, 30, 0.9)
-    sol = solve_lad(A, B, solver="batched", fallback=None)
+    sol = solve_lad(A, B, solver="batched", fallback=None, backend=backend)
     assert np.all(sol.status == "certified")
     np.testing.assert_allclose(sol.objective, lp_objective(A, B).objective, rtol=1e-9)
     off = solve_lad(A, B, solver="batched", ipm=False)
