@@ -37,6 +37,9 @@ from modelrepair.lad.certificate import certify, duplicate_rows, exact_finish
 _DEBUG = bool(os.environ.get("MODELREPAIR_LAD_DEBUG"))
 _PROBE = 100
 CHECKPOINTS = (8, 16, 24, 32, 45, 60, 80, 100, 130, 160, 200, 250, 300, 400, 500)
+#: Where the first checkpoint certifies little (big batches), ADMM runs on to this iteration
+#: and certifies once there (if a sample yields at least ``late_yield``) before the IPM.
+LATE_CHECK = 32
 #: Batches of <= 4 columns: a checkpoint (exact projection) costs about 5 ADMM iterations
 #: there, against ~20 for a big batch (CG), so checking earlier pays (measured: n = 50,
 #: p = 5000, 7-10% faster; the colon layer is faster with the first check at 8).
@@ -111,13 +114,14 @@ def solve_batched(
     zero_tol: float = 1e-9,
     fallback: str | None = "highs",
     cg_iters: int = 12,
-    rounds: int = 2,
+    rounds: int = 5,
     stall_after: int = 32,
     stall_frac: float = 0.005,
     ipm: bool = True,
     ipm_yield: float = 0.25,
     ipm_tol: float = 1e-11,
     ipm_backend: str = "auto",
+    late_yield: float = 0.1,
     **_options,
 ) -> LadSolution:
     """Batched ADMM + exact finish + LP-dual certificate; HiGHS for the uncertified rest.
@@ -128,7 +132,9 @@ def solve_batched(
     ADMM stops early (``stall_after`` iterations or later) when a checkpoint certifies
     fewer than ``stall_frac`` of the active columns; with ``ipm`` (default) it stops at
     the first checkpoint that certifies fewer than ``ipm_yield`` of the active columns and
-    the rest go to the batched interior-point stage (`ipm.py`, relative gap ``ipm_tol``),
+    the rest go to the batched interior-point stage (big batches: judged on a sample at
+    the first checkpoint; if it is low, ADMM runs on to `LATE_CHECK` and certifies there
+    once when a sample yields at least ``late_yield``) (`ipm.py`, relative gap ``ipm_tol``),
     whose solutions get the same vertex finish and certificate (``ipm_backend``: "numpy",
     "torch" or "auto", see `_ipm_ops`). ``fallback=None`` reports uncertified columns as "failed" instead of calling HiGHS.
     """
@@ -162,20 +168,34 @@ def solve_batched(
     done = 0
     x_last = None
     schedule = CHECKPOINTS_SMALL if m <= 4 else CHECKPOINTS
+    last = False
+
+    def probe_yield() -> float:
+        """Fraction certified on a sample of _PROBE active columns (cheap yield estimate)."""
+        pi = np.linspace(0, active.size - 1, _PROBE).astype(int)
+        ip = ops.index(pi)
+        bp = ops.take_cols(B64, ops.index(active[pi]))
+        xp_, _ = exact_finish(ops, Q64, bp, ops.cast(ops.take_cols(st.x, ip), "float64"), dup)
+        lp = ops.cast(dual_estimate(st, threshold), "float64")
+        cp_ = certify(ops, Q64, bp, xp_, ops.take_cols(lp, ip), tau[ops.index(active[pi])],
+                      cg_iters=cg_iters, rounds=rounds, min_free=2 * r, dup=dup)
+        return float(np.asarray(ops.to_numpy(cp_.certified), bool).mean())
+
     for cp in [c for c in schedule if c <= max_iter] or [max_iter]:
+        if cp <= done:
+            continue
         st = admm_iterate(ops, Q, QT, Bw, st, cp - done, threshold, alpha)
         done = cp
-        if ipm and done == CHECKPOINTS[0] and active.size >= 4 * _PROBE:
-            # Probe the yield on a sample first: where repair fails (few certificates), all
-            # columns go to the IPM stage without paying for a full failed certification.
-            pi = np.linspace(0, active.size - 1, _PROBE).astype(int)
-            ip = ops.index(pi)
-            bp = ops.take_cols(B64, ops.index(active[pi]))
-            xp_, _ = exact_finish(ops, Q64, bp, ops.cast(ops.take_cols(st.x, ip), "float64"), dup)
-            lp = ops.cast(dual_estimate(st, threshold), "float64")
-            cp_ = certify(ops, Q64, bp, xp_, ops.take_cols(lp, ip), tau[ops.index(active[pi])],
-                          cg_iters=cg_iters, rounds=rounds, min_free=2 * r, dup=dup)
-            if np.asarray(ops.to_numpy(cp_.certified), bool).mean() < ipm_yield:
+        if ipm and done == CHECKPOINTS[0] and active.size >= 4 * _PROBE and probe_yield() < ipm_yield:
+            # Few certificates yet (near or past the repair threshold): ADMM reaches the
+            # vertices of the columns that do repair by about iteration LATE_CHECK
+            # (measured, colon eps 0.5); run on to there without checkpoints, certify those
+            # once if a sample says there are enough, and give the rest to the IPM.
+            late = min(LATE_CHECK, max_iter)
+            st = admm_iterate(ops, Q, QT, Bw, st, late - done, threshold, alpha)
+            done = cp = late
+            last = True  # this checkpoint is ADMM's last: the rest go to the IPM
+            if probe_yield() < late_yield:
                 if _DEBUG:
                     print(f"iter {cp}: probe yield low, all {active.size} to the IPM", flush=True)
                 break
@@ -193,7 +213,7 @@ def solve_batched(
         # Few certificates per round (non-degenerate optima, failing repair): ADMM would cost
         # more than the IPM (big batches: judged at once) or HiGHS solves it saves.
         big = active.size >= 4 * _PROBE
-        low_ipm = ipm and good.sum() < ipm_yield * active.size and (big or cp >= stall_after)
+        low_ipm = last or ipm and good.sum() < ipm_yield * active.size and (big or cp >= stall_after)
         stalled = cp >= stall_after and good.sum() < max(1.0, stall_frac * active.size)
         if low_ipm or stalled:
             if good.any():
@@ -303,6 +323,7 @@ def certify_lad(
     lam0: np.ndarray | None = None,
     zero_tol: float = 1e-9,
     cg_iters: int = 25,
+    rounds: int = 10,
 ) -> np.ndarray:
     """Boolean per column: is ``U[:, j]`` provably optimal for ``min_u ||B[:, j] - A u||_1``?
 
@@ -322,6 +343,6 @@ def certify_lad(
     X = Q.T @ (A @ U) / scale
     tau = zero_tol * (1.0 + median0(np.abs(Bn)))
     lam = np.zeros_like(Bn) if lam0 is None else np.asarray(lam0, float).reshape(Bn.shape)
-    cert = certify(ops, Q, Bn, X, lam, tau, cg_iters=cg_iters)
+    cert = certify(ops, Q, Bn, X, lam, tau, cg_iters=cg_iters, rounds=rounds)
     # x = Q^T A u represents A u only if A u lies in range(Q): always true up to round-off.
     return np.asarray(cert.certified, bool)

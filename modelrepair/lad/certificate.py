@@ -210,41 +210,56 @@ def _project_exact(Q, f, lam, fac):
 
 
 def _pocs(ops, Q, Ff, lam, ok_free, cg_iters, rounds, eq_tol, mixed=True):
-    """Alternating projections onto {Q^T lam = 0, lam_N fixed} (CG) and the box [-1, 1].
+    """Projections onto {Q^T lam = 0, lam off the free set fixed} alternated with the box
+    [-1, 1], the free set shrinking (an active-set method for the box-constrained system).
+
+    Round k projects lam on the current free rows (minimum-norm correction), accepts the
+    column if the result lies in the box, else clips it and removes the rows it had to
+    clip from the free set: they stay at +-1 from then on and the next projection moves
+    only the rows with slack. Plain alternating projections (clipped rows free again)
+    converge slowly where the box is nearly too small, i.e. close to the repair threshold
+    (measured, colon layer, ADMM's vertices at the truth, 5 rounds: eps 0.45: 377 vs 304
+    of 382 certified; eps 0.5: 115 vs 34 of 167). Every accepted lam is checked in float64
+    (|lam| <= 1, ``||Q^T lam||_inf <= eq_tol``), so a wrong guess of the clipped set only
+    costs the certificate, never its validity.
 
     Projections: exact for small numpy batches (`EXACT_COLS`), else CG, in float32 with
-    float64 refinement when ``mixed`` (`project_free`); a certificate is always checked in
-    float64. Columns leave as soon as an (unclipped) projection lies in the box. Returns
-    (certified mask, lam that certifies where certified, clipped lam elsewhere).
+    float64 refinement when ``mixed`` (`project_free`). Columns leave as soon as a
+    projection lies in the box. Returns (certified mask, lam that certifies where
+    certified, clipped lam elsewhere).
     """
     xp = ops.xp
     m = lam.shape[1]
     cert = np.zeros(m, bool)
     lam1 = lam + 0.0
+    Ff = Ff + 0.0  # shrinks per round; the caller's mask stays as it is
     act = np.flatnonzero(np.asarray(ops.to_numpy(ok_free), bool))
-    exact = _exact_projectors(Q, Ff, act) if ops.name == "numpy" and m <= EXACT_COLS else None
-    low = (ops.cast(Q, "float32"), ops.cast(Ff, "float32")) if mixed and exact is None else None
+    exact_ok = ops.name == "numpy" and m <= EXACT_COLS
     for _ in range(max(1, rounds)):
         if act.size == 0:
             break
         ia = ops.index(act)
         sub_f = ops.take_cols(Ff, ia) if act.size < m else Ff
         sub_l = ops.take_cols(lam1, ia) if act.size < m else lam1
-        if exact is None:
-            sub_low = low if low is None or act.size == m else (low[0], ops.take_cols(low[1], ia))
-            lam_p = project_free(ops, Q, sub_f, sub_l, cg_iters, sub_low)
-        else:
+        if exact_ok:
+            exact = _exact_projectors(Q, Ff, act)
             lam_p = np.column_stack([
                 _project_exact(Q, sub_f[:, k], sub_l[:, k], exact[j]) if exact[j] is not None
                 else project_free(ops, Q, sub_f[:, k:k + 1], sub_l[:, k:k + 1], cg_iters)[:, 0]
                 for k, j in enumerate(act)])
+        else:
+            low = (ops.cast(Q, "float32"), ops.cast(sub_f, "float32")) if mixed else None
+            lam_p = project_free(ops, Q, sub_f, sub_l, cg_iters, low)
         good = (_colmax(ops, lam_p) <= 1.0 + BOX_TOL) & (_colmax(ops, Q.T @ lam_p) <= eq_tol)
         g = np.asarray(ops.to_numpy(good), bool)
         new = xp.where(good[None, :], lam_p, xp.clip(lam_p, -1.0, 1.0))
+        slack = xp.abs(lam_p) < 1.0
+        shrunk = sub_f * (slack.to(sub_f.dtype) if ops.name == "torch" else slack)
         if act.size < m:
             lam1[:, ia] = new
+            Ff[:, ia] = shrunk
         else:
-            lam1 = new
+            lam1, Ff = new, shrunk
         cert[act[g]] = True
         act = act[~g]
     return cert, lam1
