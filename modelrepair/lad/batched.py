@@ -213,7 +213,8 @@ def solve_batched(
         # Few certificates per round (non-degenerate optima, failing repair): ADMM would cost
         # more than the IPM (big batches: judged at once) or HiGHS solves it saves.
         big = active.size >= 4 * _PROBE
-        low_ipm = last or ipm and good.sum() < ipm_yield * active.size and (big or cp >= stall_after)
+        low_ipm = last or (ipm and good.sum() < ipm_yield * active.size
+                           and (big or cp >= stall_after))
         stalled = cp >= stall_after and good.sum() < max(1.0, stall_frac * active.size)
         if low_ipm or stalled:
             if good.any():
@@ -283,15 +284,12 @@ def _ipm_stage(ops, Qn, Bn, active, X, status, tau_np, cg_iters, rounds, tol, x0
     b = Bn[:, active]
     res = ipm_lad(Qn, b, x0=x0, tol=tol, ops=_ipm_ops(ops, ipm_backend, active.size))
     # Finish + certificate with the solver's own backend (on a GPU they stay on the device).
-    fin = ops
-    args = (Qn, b, res.x, res.lam, tau_np[active], dup)
-    if fin.name != "numpy":
-        args = (*(fin.asarray(a) for a in args[:5]), [fin.index(g) for g in dup])
-    Qf, bf, xf, lf, tf, df = args
-    x, _ = exact_finish(fin, Qf, bf, xf, df)
-    cert = certify(fin, Qf, bf, x, lf, tf, cg_iters=cg_iters, rounds=rounds, dup=df)
-    good = np.asarray(fin.to_numpy(cert.certified), bool)
-    x = fin.to_numpy(x)
+    Qf, bf, xf, lf, tf = (ops.asarray(v) for v in (Qn, b, res.x, res.lam, tau_np[active]))
+    df = [ops.index(g) for g in dup]
+    x, _ = exact_finish(ops, Qf, bf, xf, df)
+    cert = certify(ops, Qf, bf, x, lf, tf, cg_iters=cg_iters, rounds=rounds, dup=df)
+    good = np.asarray(ops.to_numpy(cert.certified), bool)
+    x = ops.to_numpy(x)
     bad = np.flatnonzero(~good)
     if bad.size:  # non-unique optimum: IPM sits inside the optimal face; purify to a vertex
         from modelrepair.lad.crossover import purify

@@ -83,9 +83,6 @@ class NumpyOps:
     def amin(self, X, axis: int):
         return X.min(axis)
 
-    def empty(self, shape, like):
-        return np.empty(shape, dtype=like.dtype)
-
     def contiguous(self, X):
         return np.ascontiguousarray(X)
 
@@ -149,9 +146,6 @@ class TorchOps:
 
     def amin(self, X, axis: int):
         return X.amin(axis)
-
-    def empty(self, shape, like):
-        return self.xp.empty(shape, dtype=like.dtype, device=like.device)
 
     def contiguous(self, X):
         return X.contiguous()

@@ -235,6 +235,7 @@ def _pocs(ops, Q, Ff, lam, ok_free, cg_iters, rounds, eq_tol, mixed=True):
     Ff = Ff + 0.0  # shrinks per round; the caller's mask stays as it is
     act = np.flatnonzero(np.asarray(ops.to_numpy(ok_free), bool))
     exact_ok = ops.name == "numpy" and m <= EXACT_COLS
+    Q32 = ops.cast(Q, "float32") if mixed and not exact_ok else None
     for _ in range(max(1, rounds)):
         if act.size == 0:
             break
@@ -248,7 +249,7 @@ def _pocs(ops, Q, Ff, lam, ok_free, cg_iters, rounds, eq_tol, mixed=True):
                 else project_free(ops, Q, sub_f[:, k:k + 1], sub_l[:, k:k + 1], cg_iters)[:, 0]
                 for k, j in enumerate(act)])
         else:
-            low = (ops.cast(Q, "float32"), ops.cast(sub_f, "float32")) if mixed else None
+            low = (Q32, ops.cast(sub_f, "float32")) if Q32 is not None else None
             lam_p = project_free(ops, Q, sub_f, sub_l, cg_iters, low)
         good = (_colmax(ops, lam_p) <= 1.0 + BOX_TOL) & (_colmax(ops, Q.T @ lam_p) <= eq_tol)
         g = np.asarray(ops.to_numpy(good), bool)

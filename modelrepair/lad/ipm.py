@@ -46,11 +46,11 @@ def _khatri_rao(ops, Q):
     return K, full.ravel()
 
 
-def _normal_matrices(ops, Theta, K, full, r: int, low: bool = False):
+def _normal_matrices(ops, Theta, K, full, r: int, K32=None):
     """(m, r, r) stack of Q^T diag(Theta[:, j]) Q: one product ``Theta^T K`` (in float32
-    when ``low``), then a gather of the symmetric entries."""
-    if low:
-        flat = ops.cast(ops.cast(Theta.T, "float32") @ ops.cast(K, "float32"), "float64")
+    with ``K32``, K's float32 copy), then a gather of the symmetric entries."""
+    if K32 is not None:
+        flat = ops.cast(ops.cast(Theta.T, "float32") @ K32, "float64")
     else:
         flat = Theta.T @ K
     return _symmetric_from_vech(ops, flat, full, r)
@@ -141,10 +141,12 @@ def ipm_lad(
 
         ops = make_ops("numpy")
     xp = ops.xp
-    Q, b = ops.asarray(Q), ops.asarray(B) if isinstance(B, np.ndarray) else B
+    Q = ops.asarray(Q) if isinstance(Q, np.ndarray) else Q
+    b = ops.asarray(B) if isinstance(B, np.ndarray) else B
     d, r = Q.shape
     m = b.shape[1]
     K, full = _khatri_rao(ops, Q)
+    K32 = ops.cast(K, "float32") if low_gap else None
     beta = 0.5 * Q.sum(0)[:, None]  # Q^T 1 / 2
     beta_max = float(ops.amax(xp.abs(beta), 0)[0]) if r else 0.0
     x_out = np.zeros((r, m))
@@ -194,7 +196,7 @@ def ipm_lad(
         # float32 normal matrices while every column is far from optimal (a rough Newton
         # direction costs no iterations there; residuals stay float64).
         low = bool(ops.amin(gap / (1.0 + xp.abs(pobj)), 0) > low_gap) if low_gap else False
-        solve = _batched_solver(ops, _normal_matrices(ops, Theta, K, full, r, low))
+        solve = _batched_solver(ops, _normal_matrices(ops, Theta, K, full, r, K32 if low else None))
         pt = (Q, solve, Theta, rp, rd, ia, is_, z, w)
         inv = (ia, is_, iz, iw)
 
