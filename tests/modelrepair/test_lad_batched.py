@@ -197,8 +197,11 @@ def test_ipm_stage_alone_matches_highs(d, n, m, eps, backend):
     x, ok = exact_finish(ops, Q, B / scale, res.x)
     cert = certify(ops, Q, B / scale, x, res.lam, np.full(m, 1e-9), cg_iters=6, rounds=10)
     assert ok.all() and np.all(cert.certified)
-    # certified: optimal up to |F| * tau (tau = 1e-9 on the scaled residuals)
-    np.testing.assert_allclose(np.abs(B / scale - Q @ x).sum(0) * scale, ref, rtol=1e-10)
+    # numpy: the vertex objective equals HiGHS' to 1e-12 (as before the torch IPM); torch's
+    # IPM ends at a slightly different interior point whose finished vertex was measured
+    # 1.6e-12 off on one column: still certified, i.e. optimal up to |F| * tau (1e-9 scaled)
+    rtol = 1e-12 if backend == "numpy" else 1e-10
+    np.testing.assert_allclose(np.abs(B / scale - Q @ x).sum(0) * scale, ref, rtol=rtol)
     if eps == 0.2:  # repair succeeds: the finished vertex is V itself
         np.testing.assert_allclose(np.linalg.lstsq(A, Q @ x * scale, rcond=None)[0], V, atol=1e-8)
 
