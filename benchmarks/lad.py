@@ -161,7 +161,7 @@ def _machine() -> str:
     import os
 
     parts = [f"{os.cpu_count()} CPU cores",
-             f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}"]
+             "OPENBLAS_NUM_THREADS=" + os.environ.get("OPENBLAS_NUM_THREADS", "unset (BLAS default: all cores)")]
     if _cuda_available():
         import torch
 
