@@ -37,9 +37,10 @@ COLON_X = REPO.parent / "shared" / "data" / "colon_alon1999_X.csv"
 SOLVERS = {
     "batched": ("batched", {}, False),
     "batched-torch": ("batched", {"backend": "torch"}, False),
+    "batched-numpy": ("batched", {"backend": "numpy"}, False),
     "batched-f32": ("batched", {"dtype": "float32"}, False),
     "batched-f64": ("batched", {"dtype": "float64"}, False),
-    "batched-numpy-ipm": ("batched", {"ipm_backend": "numpy"}, False),
+    "batched-numpy-ipm": ("batched", {"backend": "numpy", "ipm_backend": "numpy"}, False),
     "batched-cuda": ("batched", {"device": "cuda"}, False),
     "quantreg-fn": ("quantreg", {"method": "fn", "blas": "openblas", "workers": 2}, True),
     "quantreg-fn-thesis": ("quantreg", {"method": "fn"}, True),

@@ -71,3 +71,53 @@ def _independent_rows(M: np.ndarray, r: int):
 
     Qf, R, P = sl.qr(M.T, mode="economic", pivoting=True)
     return Qf, R, P[:r]
+
+
+def simplex_polish(Q: np.ndarray, b: np.ndarray, x: np.ndarray, max_pivots: int | None = None,
+                   dup=()) -> np.ndarray:
+    """Barrodale-Roberts-type basis descent from (near) a vertex, one column.
+
+    Basis S: the r rows with the smallest |residual| at x; vertex x_S = Q_S^-1 b_S. Its
+    basis dual ``Q_S^T lam_S = -Q_N^T sign(r_N)`` certifies optimality when |lam_S| <= 1.
+    Otherwise row k = argmax |lam_S| leaves: along d with ``Q_S d = -sign(lam_k) e_k``
+    the objective falls at rate |lam_k| - 1 and each residual crossing zero adds 2 |q_i d|
+    to the slope; the step goes to the crossing where the slope turns non-negative (a
+    weighted median) and that row enters S. Meant for the few columns whose interior-point
+    solution lies within its tolerance of two vertices of nearly equal objective (a
+    handful of pivots); stops after ``max_pivots`` (default 2 r) or on a singular basis
+    and returns the last vertex (the certificate decides). ``dup``: groups of identical
+    rows of Q (`certificate.duplicate_rows`), at most one of each enters the first basis.
+    """
+    from scipy.linalg import lu_factor, lu_solve
+
+    d, r = Q.shape
+    score = np.abs(b - Q @ x)
+    for g in dup:
+        score[g[g != g[np.argmin(score[g])]]] = np.inf
+    S = np.argsort(score, kind="stable")[:r]
+    for _ in range(2 * r if max_pivots is None else max_pivots):
+        try:
+            lu = lu_factor(Q[S], check_finite=False)
+        except (ValueError, np.linalg.LinAlgError):
+            break
+        if not np.all(np.isfinite(lu[0])) or np.min(np.abs(np.diag(lu[0]))) == 0.0:
+            break
+        x = lu_solve(lu, b[S], check_finite=False)
+        res = b - Q @ x
+        res[S] = 0.0
+        lam_s = lu_solve(lu, -(Q.T @ np.sign(res)), trans=1, check_finite=False)
+        k = int(np.argmax(np.abs(lam_s)))
+        if not abs(lam_s[k]) > 1.0:
+            break
+        e = np.zeros(r)
+        e[k] = -np.sign(lam_s[k])
+        qd = Q @ lu_solve(lu, e, check_finite=False)
+        qd[S] = 0.0
+        cross = np.flatnonzero(res * qd > 0)  # residuals moving towards zero
+        if cross.size == 0:
+            break
+        order = cross[np.argsort(res[cross] / qd[cross], kind="stable")]
+        slope = (1.0 - abs(lam_s[k])) + 2.0 * np.cumsum(np.abs(qd[order]))
+        S = S.copy()
+        S[k] = order[min(int(np.searchsorted(slope >= 0, True)), order.size - 1)]
+    return x

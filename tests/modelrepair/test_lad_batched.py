@@ -306,6 +306,69 @@ def test_crossover_purifies_interior_optimum_to_vertex():
     assert np.sum(np.abs(B[:, 0] - Qr @ x1) < 1e-10) >= 3  # a vertex: 3 zero residuals
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_simplex_polish_reaches_the_lp_optimum_and_certifies(seed):
+    """Basis descent from the least-squares point: objective equal to HiGHS' (never above
+    the starting vertex's), and the certificate accepts the final vertex; with duplicated
+    rows in the design the first basis takes one row of each group."""
+    from modelrepair.lad.batched_ops import make_ops
+    from modelrepair.lad.certificate import certify, duplicate_rows
+    from modelrepair.lad.crossover import simplex_polish
+
+    rng = np.random.default_rng(100 + seed)
+    A, B, _ = repair_problem(rng, 80, 4, 1, 0.6)
+    A[1] = A[0]  # a duplicated row (as duplicated genes in the colon data)
+    Q, _ = np.linalg.qr(A)
+    b = B[:, 0]
+    dup = duplicate_rows(Q)
+    x = simplex_polish(Q, b, Q.T @ b, max_pivots=200, dup=dup)
+    ref = lp_objective(Q, B).objective[0]
+    np.testing.assert_allclose(np.abs(b - Q @ x).sum(), ref, rtol=1e-12)
+    cert = certify(make_ops("numpy"), Q, B, x[:, None], np.zeros_like(B),
+                   np.array([1e-9 * (1 + np.median(np.abs(b)))]), cg_iters=12, rounds=5, dup=dup)
+    assert bool(np.asarray(cert.certified)[0])
+    assert np.sum(np.abs(b - Q @ x) < 1e-10) >= 4  # a vertex
+
+
+def test_ipm_stage_polishes_a_vertex_the_finish_misses(monkeypatch):
+    """Where the vertex through the r smallest IPM residuals is not optimal (two vertices
+    within the IPM's tolerance) and purification does not help, simplex pivots find the
+    optimal one: the column ends certified, with HiGHS' objective."""
+    import modelrepair.lad.batched as batched
+    import modelrepair.lad.crossover as crossover
+
+    rng = np.random.default_rng(3)
+    A, B, _ = repair_problem(rng, 120, 6, 5, 0.7)
+
+    def far_vertex(Q, b, x, ztol):  # the finish and purification both land on a bad vertex
+        return x + 0.05
+
+    monkeypatch.setattr(crossover, "purify", far_vertex)
+    calls = []
+    real_polish = crossover.simplex_polish
+    monkeypatch.setattr(crossover, "simplex_polish",
+                        lambda *a, **k: calls.append(1) or real_polish(*a, **k))
+    real_finish = batched.exact_finish
+    monkeypatch.setattr(batched, "exact_finish",
+                        lambda ops, Q, B, X, dup=(): real_finish(ops, Q, B, X + 0.05, dup))
+    sol = solve_lad(A, B, solver="batched", fallback=None, max_iter=0)
+    assert len(calls) >= 1
+    assert np.all(sol.status == "certified")
+    np.testing.assert_allclose(sol.objective, lp_objective(A, B).objective, rtol=1e-9)
+
+
+def test_choose_backend_by_batch_size():
+    """numpy for small CPU batches, torch from TORCH_MIN_ENTRIES entries and off the CPU;
+    an explicit backend wins."""
+    from modelrepair.lad.batched import TORCH_MIN_ENTRIES, choose_backend
+
+    pytest.importorskip("torch")
+    assert choose_backend(None, "cpu", TORCH_MIN_ENTRIES - 1) == "numpy"
+    assert choose_backend("auto", "cpu", TORCH_MIN_ENTRIES) == "torch"
+    assert choose_backend(None, "cuda", 10) == "torch"
+    assert choose_backend("numpy", "cpu", 10 * TORCH_MIN_ENTRIES) == "numpy"
+
+
 def test_duplicate_rows_groups():
     from modelrepair.lad.certificate import duplicate_rows
 
