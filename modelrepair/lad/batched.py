@@ -8,13 +8,14 @@ For ``min_u ||B[:, j] - A u||_1`` with one A (d x n) shared by all columns:
 3. Batched ADMM (`admm.py`) in ``dtype`` (float32 by default: the two products per
    iteration dominate and run twice as fast; ADMM only proposes vertices and a starting
    dual, finish and certificate are float64; or float64) on ``device`` (numpy, or
-   torch on "cpu"/"cuda"); at checkpoints, in float64, the exact finish and certificate
-   (`certificate.py`) run on the columns not yet certified; certified columns leave the
-   batch.
+   torch on "cpu"/"cuda"; `choose_backend`); at checkpoints, in float64, the exact
+   finish and certificate (`certificate.py`) run on the columns not yet certified;
+   certified columns leave the batch.
 4. Columns ADMM does not certify quickly (a checkpoint certifies fewer than ``ipm_yield``
    of them; at the first checkpoint judged on a sample: failing repair, non-degenerate
    optima) go to the batched interior-point stage (`ipm.py`), then the same vertex finish
-   (with a crossover, `crossover.py`, where the optimum is not unique) and certificate.
+   (with a crossover, `crossover.py`, where the optimum is not unique, and simplex
+   pivots where the finish lands on a vertex next to the optimal one) and certificate.
 5. Columns still uncertified go to HiGHS (status "exact_lp", or "failed" if HiGHS fails
    too).
 

@@ -65,8 +65,11 @@ class NumpyOps:
     def median(self, X):
         return np.median(X, axis=0)
 
-    def solve(self, M, rhs):
-        """Solve ``M[j] x_j = rhs[:, j]`` for every j; returns (x (k x cols), ok mask)."""
+    def solve(self, M, rhs, transpose: bool = False):
+        """Solve ``M[j] x_j = rhs[:, j]`` (``M[j]^T`` with ``transpose``) for every j;
+        returns (x (k x cols), ok mask)."""
+        if transpose:
+            M = M.transpose(0, 2, 1)
         try:
             x = np.linalg.solve(M, rhs.T[..., None])[..., 0].T
         except np.linalg.LinAlgError:  # some matrix exactly singular: solve the others
@@ -132,9 +135,13 @@ class TorchOps:
         # torch's median is the lower median; good enough for a scale estimate.
         return X.median(dim=0).values
 
-    def solve(self, M, rhs):
-        x, info = self.xp.linalg.solve_ex(M, rhs.T.unsqueeze(-1))
-        x = x[..., 0].T
+    def solve(self, M, rhs, transpose: bool = False):
+        """As `NumpyOps.solve`. LAPACK wants column-major matrices: a contiguous M is
+        factored as ``(M^T)^T`` (a free view) and solved with ``adjoint``, so no copy
+        (measured: the copy cost half the LU for 2000 x 62 x 62 on the CPU)."""
+        linalg = self.xp.linalg
+        LU, piv, info = linalg.lu_factor_ex(M.mT)
+        x = linalg.lu_solve(LU, piv, rhs.T.unsqueeze(-1), adjoint=not transpose)[..., 0].T
         ok = (info == 0) & self.xp.all(self.xp.isfinite(x), dim=0)
         return x, ok
 

@@ -61,10 +61,10 @@ def duplicate_rows(A: np.ndarray) -> list[np.ndarray]:
 
 def _one_per_group(ops, score, dup):
     """``score`` (rows x cols) with +inf on all but the smallest-score row of each group
-    of ``dup`` (ops index arrays), so that a k-smallest selection takes at most one."""
+    of ``dup`` (ops index arrays), so that a k-smallest selection takes at most one.
+    Writes into ``score`` (callers pass a temporary)."""
     if not len(dup):
         return score
-    score = score + 0.0
     inf = float("inf")
     for g in dup:
         sub = score[g]
@@ -76,9 +76,11 @@ def _one_per_group(ops, score, dup):
 
 
 def _rows(ops, Q, idx):
-    """Stack of square systems (cols, k, r): M[j][i, :] = Q[idx[i, j], :]."""
-    G = Q[idx]  # (k, cols, r)
-    return G.permute(1, 0, 2) if ops.name == "torch" else G.transpose(1, 0, 2)
+    """Stack of square systems (cols, k, r), contiguous: M[j][i, :] = Q[idx[i, j], :].
+    torch on the CPU gathers through numpy's take (2000 x 62 x 62: 8.5 vs 15 ms)."""
+    if ops.name == "torch" and Q.device.type == "cpu":
+        return ops.xp.from_numpy(np.take(Q.numpy(), idx.T.numpy(), axis=0))
+    return Q[idx.T]
 
 
 def project_free(ops, Q, Ff, lam, iters: int, low=None):
@@ -167,9 +169,7 @@ def _basis_dual(ops, Q, F, lam, eq_tol, dup=()):
     S2 = ops.smallest(_one_per_group(ops, -slack, dup), r)
     ops.scatter(lam, S2, 0.0 * ops.gather(lam, S2))
     g = Q.T @ lam
-    M = _rows(ops, Q, S2)
-    Mt = M.transpose(1, 2) if ops.name == "torch" else M.transpose(0, 2, 1)
-    x, ok = ops.solve(Mt, -g)
+    x, ok = ops.solve(_rows(ops, Q, S2), -g, transpose=True)
     ops.scatter(lam, S2, xp.where(ok[None, :], x, 0.0 * x))
     cert = ok & (_colmax(ops, x) <= 1.0 + BOX_TOL) & (_colmax(ops, Q.T @ lam) <= eq_tol)
     return cert, lam
