@@ -61,14 +61,16 @@ class Case:
     tol: float
 
 
-def colon_case(eps: float, seed: int, synthetic: bool, m: int = 2000, genes: int = 1000) -> Case:
+def colon_case(eps: float, seed: int, synthetic: bool, m: int = 2000, genes: int = 1000,
+               x_path: Path = COLON_X) -> Case:
     rng = np.random.default_rng([seed, 1, int(eps * 1000)])
-    if synthetic or not COLON_X.is_file():
+    synthetic = synthetic or not x_path.is_file()  # named so in the table
+    if synthetic:
         X = rng.standard_normal((62, genes))
     else:
         from modelrepair.designs import load_colon, select_columns
 
-        X, _ = load_colon(COLON_X, log_transform=True)
+        X, _ = load_colon(x_path, log_transform=True)
         X = select_columns(X, genes, rng)
     A = X.T
     T = A @ (rng.standard_normal((A.shape[1], m)) / np.sqrt(A.shape[1]))
@@ -191,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=3, help="repeats of the batched solver")
     ap.add_argument("--synthetic", action="store_true", help="Gaussian A instead of colon data")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--colon-x", type=Path, default=COLON_X,
+                    help=f"colon expression CSV (default {COLON_X}; Gaussian if missing)")
     args = ap.parse_args(argv)
     if args.quick:
         args.sub, args.sub_fast_lp, args.repeat, args.problems = 40, 8, 1, 6
@@ -211,7 +215,8 @@ def main(argv: list[str] | None = None) -> int:
     cases = []
     for eps in args.eps:
         if "colon" in args.cases:
-            cases.append(lambda eps=eps: colon_case(eps, args.seed, args.synthetic))
+            cases.append(lambda eps=eps: colon_case(eps, args.seed, args.synthetic,
+                                                    x_path=args.colon_x))
         if "linear" in args.cases:
             for s in shapes:
                 n, p = (int(v) for v in s.split(":"))

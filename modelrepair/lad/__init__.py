@@ -16,6 +16,7 @@ Per-column statuses:
 
 from __future__ import annotations
 
+import importlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -111,14 +112,12 @@ def solve_lad(A: np.ndarray, B: np.ndarray, solver: str | None = None, **options
 
 
 def _load_builtin() -> None:
-    # Import for the registration side effect; cheap after the first call.
-    from modelrepair.lad import cvxpy_backend, highs  # noqa: F401
+    # Import for the registration side effect; cheap after the first call. A backend whose
+    # library is missing (cvxpy on a bare GPU image, say) is simply not registered.
+    from modelrepair.lad import highs  # noqa: F401
 
-    try:
-        from modelrepair.lad import batched  # noqa: F401
-    except ImportError:
-        pass
-    try:
-        from modelrepair.lad import quantreg  # noqa: F401
-    except ImportError:
-        pass
+    for module in ("batched", "cvxpy_backend", "quantreg"):
+        try:
+            importlib.import_module(f"modelrepair.lad.{module}")
+        except ImportError:
+            pass

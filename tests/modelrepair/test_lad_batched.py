@@ -169,6 +169,21 @@ def test_cuda_unavailable_is_clear_error():
         solve_lad(np.ones((4, 1)), np.ones(4), solver="batched", device="cuda")
 
 
+@pytest.mark.parametrize("eps", [0.2, 0.45, 0.9])
+def test_cuda_agrees_with_highs(eps):
+    """On a GPU (skipped without one): ADMM, finish, certificate and IPM on the device;
+    statuses certified and objectives equal to HiGHS' (repair at 0.2, the late checkpoint
+    near the threshold, the IPM at 0.9)."""
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    rng = np.random.default_rng(int(eps * 100))
+    A, B, _ = repair_problem(rng, 300, 12, 400, eps)
+    sol = solve_lad(A, B, solver="batched", device="cuda", fallback=None)
+    assert np.all(sol.status == "certified")
+    np.testing.assert_allclose(sol.objective, lp_objective(A, B).objective, rtol=1e-9)
+
+
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
 @pytest.mark.parametrize("d,n,m,eps", [(60, 4, 6, 0.2), (120, 8, 6, 0.6), (90, 5, 5, 0.95)])
 def test_ipm_stage_alone_matches_highs(d, n, m, eps, backend):
