@@ -184,7 +184,7 @@ def solve_batched(
     Q, Bw = ops.cast(Q64, dtype), ops.cast(B64, dtype)
     # numpy: a transposed view (BLAS takes the transpose flag; a d x r copy costs more than
     # the whole ADMM for one right-hand side: fresh pages); torch: a contiguous copy.
-    QT = Q.T.contiguous() if backend == "torch" else Q.T
+    QT = Q.T.contiguous() if ops.name == "torch" else Q.T
     tau = ops.asarray(tau_np)
     dup_np = duplicate_rows(A)
     dup = [ops.index(g) for g in dup_np]
