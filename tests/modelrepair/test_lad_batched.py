@@ -243,6 +243,28 @@ def test_ipm_float32_start_phase_reaches_the_same_optimum(backend):
         np.testing.assert_allclose(obj, ref, rtol=1e-9)
 
 
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_batched_square_solves_plain_and_transposed(backend):
+    """``ops.solve`` (torch: LU of the transpose view + adjoint solve) against numpy's solve,
+    for M x = b and M^T x = b; an exactly singular matrix gives ok = False, not a crash."""
+    from modelrepair.lad.batched_ops import make_ops
+
+    if backend == "torch":
+        pytest.importorskip("torch")
+    ops = make_ops(backend)
+    rng = np.random.default_rng(21)
+    M = rng.standard_normal((5, 4, 4))
+    M[3] = 0.0  # singular
+    rhs = rng.standard_normal((4, 5))
+    for transpose in (False, True):
+        x, ok = ops.solve(ops.asarray(M), ops.asarray(rhs), transpose=transpose)
+        x, ok = ops.to_numpy(x), np.asarray(ops.to_numpy(ok), bool)
+        assert ok.tolist() == [True, True, True, False, True]
+        for j in (0, 1, 2, 4):
+            Mj = M[j].T if transpose else M[j]
+            np.testing.assert_allclose(x[:, j], np.linalg.solve(Mj, rhs[:, j]), rtol=1e-10)
+
+
 def test_normal_matrices_match_explicit_products_on_every_path():
     """Q^T diag(theta_j) Q from one Theta^T K product and a gather of the upper triangle:
     numpy, torch through numpy's take, and torch's own gather (the CUDA path) agree with
