@@ -70,7 +70,7 @@ def _symmetric_from_vech(ops, flat, full, r: int, cpu_take: bool = True):
 def _batched_solver(ops, M):
     """``solve(rhs (r x m)) -> (r x m)`` with M[j] v_j = rhs[:, j].
 
-    numpy: batched LU per call; torch: one batched Cholesky, two cheap solves. Where a
+    numpy: batched LU per call; torch: one batched Cholesky, then triangular solves. Where a
     matrix is numerically singular (or, torch, not positive definite) a small ridge
     (relative to its trace) is added.
     """
@@ -83,7 +83,10 @@ def _batched_solver(ops, M):
             L, _ = xp.linalg.cholesky_ex(M + (1e-12 * tr)[:, None, None] * eye)
 
         def solve_t(rhs):
-            return xp.cholesky_solve(rhs.T.unsqueeze(-1), L)[..., 0].T
+            # Two triangular solves instead of torch.cholesky_solve: all solves of the
+            # colon layer's IPM at eps 0.5 (1398 columns, 2 cores) 0.36 -> 0.23 s.
+            y = xp.linalg.solve_triangular(L, rhs.T.unsqueeze(-1), upper=False)
+            return xp.linalg.solve_triangular(L.mT, y, upper=True)[..., 0].T
 
         return solve_t
 

@@ -480,6 +480,26 @@ def test_certificate_near_threshold_is_sound_and_finds_most_optima():
     assert certify_lad(A, B, V, rounds=1).sum() < cert.sum()
 
 
+def test_middling_first_sample_skips_to_the_next_checkpoint(capsys, monkeypatch):
+    """Big batch whose first-checkpoint sample certifies between ``ipm_yield`` and
+    SKIP_YIELD: no full checkpoint at iteration 8, the first is at 16; objectives equal
+    HiGHS'. A batch whose sample certifies more keeps its checkpoint at 8."""
+    import modelrepair.lad.batched as batched
+
+    monkeypatch.setattr(batched, "_DEBUG", True)
+    rng = np.random.default_rng(8)
+    A, B, _ = repair_problem(rng, 100, 20, 4 * batched._PROBE, 0.35)
+    sol = solve_lad(A, B, solver="batched", fallback=None)
+    out = capsys.readouterr().out
+    assert "iter 8:" not in out and f"iter 16: active {B.shape[1]}," in out, out
+    assert np.all(sol.status == "certified")
+    np.testing.assert_allclose(sol.objective, lp_objective(A, B).objective, rtol=1e-9)
+    rng = np.random.default_rng(8)
+    A, B, _ = repair_problem(rng, 150, 10, 4 * batched._PROBE, 0.4)
+    solve_lad(A, B, solver="batched", fallback=None)
+    assert f"iter 8: active {B.shape[1]}," in capsys.readouterr().out
+
+
 def test_late_checkpoint_path_certifies_repairing_columns_then_ipm(capsys, monkeypatch):
     """Big batch near the threshold: the first checkpoint's sample yields little, ADMM runs
     on to LATE_CHECK without checkpoints, certifies the repairing columns there once, and
