@@ -169,7 +169,8 @@ def ipm_lad(
         # Convergence test: relative duality gap (primal -b^T a, dual beta^T y - 1^T w).
         pobj = -(b * a).sum(0)
         dobj = (beta * y).sum(0) - w.sum(0)
-        gap = (a * z).sum(0) + (s * w).sum(0)
+        az, sw = a * z, s * w
+        gap = az.sum(0) + sw.sum(0)
         rp = beta - Q.T @ a
         rd = -b - Q @ y - z + w
         feas = (ops.amax(xp.abs(rp), 0) <= 1e-9 * (1 + beta_max)) & (
@@ -190,6 +191,7 @@ def ipm_lad(
             if act.size == 0:
                 break
             a, y, z, w, s, b = a[:, keep], y[:, keep], z[:, keep], w[:, keep], s[:, keep], b[:, keep]
+            az, sw = az[:, keep], sw[:, keep]
             rp, rd, gap, pobj = rp[:, keep], rd[:, keep], gap[keep], pobj[keep]
         mu = gap / (2 * d)
         ia, is_, iz, iw = 1.0 / a, 1.0 / s, 1.0 / z, 1.0 / w
@@ -203,15 +205,22 @@ def ipm_lad(
         pt = (Q, solve, Theta, rp, rd, ia, is_, z, w)
         inv = (ia, is_, iz, iw)
 
-        # Predictor (affine scaling).
-        da, dy, dz, dw = _direction(pt, -a * z, -s * w)
-        ap, ad = _steps(ops, da, dz, dw, *inv)
-        ap, ad = ops.clamp(ap, hi=1.0), ops.clamp(ad, hi=1.0)
+        # Predictor (affine scaling): targets -a z, -s w, so rho = rd + z - w, dz / z =
+        # -(1 + da / a), dw / w = -(1 - da / s); the step lengths need da / a and da / s only.
+        rho = rd + z - w
+        dy = solve(rp + Q.T @ (Theta * rho))
+        da = Theta * (Q @ dy - rho)
+        ra, rs = da * ia, da * is_
+        dz = -z * (1.0 + ra)
+        dw = w * (rs - 1.0)
+        tp = xp.minimum(ops.amin(ra, 0), -ops.amax(rs, 0))
+        td = xp.minimum(-1.0 - ops.amax(ra, 0), ops.amin(rs, 0) - 1.0)
+        ap, ad = ops.clamp(_max_step(ops, tp), hi=1.0), ops.clamp(_max_step(ops, td), hi=1.0)
         mu_aff = ((a + ap * da) * (z + ad * dz) + (s - ap * da) * (w + ad * dw)).sum(0) / (2 * d)
         sigma = ops.clamp((mu_aff / ops.clamp(mu, lo=1e-300)) ** 3, 0.0, 1.0)
         # Corrector (centering + second-order term).
         sm = sigma * mu
-        da2, dy2, dz2, dw2 = _direction(pt, sm - a * z - da * dz, sm - s * w + da * dw)
+        da2, dy2, dz2, dw2 = _direction(pt, sm - az - da * dz, sm - sw + da * dw)
         ap, ad = _steps(ops, da2, dz2, dw2, *inv)
         ap, ad = ops.clamp(eta * ap, hi=1.0), ops.clamp(eta * ad, hi=1.0)
         a = a + ap * da2
