@@ -106,11 +106,11 @@ def _max_step(ops, t):
     return ops.xp.where(t < 0, -1.0 / ops.clamp(t, hi=-1e-30), 1e30 + 0.0 * t)
 
 
-def _steps(ops, da, dz, dw, ia, is_, iz, iw):
-    """(primal, dual) largest feasible step lengths per column."""
+def _steps(ops, da, dz, dw, ia, is_, z, w):
+    """(primal, dual) largest feasible step lengths per column (ia, is_ = 1/a, 1/s)."""
     xp = ops.xp
     tp = xp.minimum(ops.amin(da * ia, 0), -ops.amax(da * is_, 0))
-    td = xp.minimum(ops.amin(dz * iz, 0), ops.amin(dw * iw, 0))
+    td = xp.minimum(ops.amin(dz / z, 0), ops.amin(dw / w, 0))
     return _max_step(ops, tp), _max_step(ops, td)
 
 
@@ -172,7 +172,8 @@ def ipm_lad(
         az, sw = a * z, s * w
         gap = az.sum(0) + sw.sum(0)
         rp = beta - Q.T @ a
-        rd = -b - Q @ y - z + w
+        rho = -(b + Q @ y)  # the predictor's rho, below
+        rd = rho - z + w
         feas = (ops.amax(xp.abs(rp), 0) <= 1e-9 * (1 + beta_max)) & (
             ops.amax(xp.abs(rd), 0) <= 1e-9 * (1 + ops.amax(xp.abs(b), 0)))
         rel = xp.abs(pobj - dobj) <= tol * (1.0 + xp.abs(pobj))
@@ -193,8 +194,9 @@ def ipm_lad(
             a, y, z, w, s, b = a[:, keep], y[:, keep], z[:, keep], w[:, keep], s[:, keep], b[:, keep]
             az, sw = az[:, keep], sw[:, keep]
             rp, rd, gap, pobj = rp[:, keep], rd[:, keep], gap[keep], pobj[keep]
+            rho = rho[:, keep]
         mu = gap / (2 * d)
-        ia, is_, iz, iw = 1.0 / a, 1.0 / s, 1.0 / z, 1.0 / w
+        ia, is_ = 1.0 / a, 1.0 / s
         Theta = 1.0 / (z * ia + w * is_)
         if not bool(xp.all(xp.isfinite(Theta))):
             Theta = xp.nan_to_num(Theta, nan=0.0, posinf=1e300)
@@ -203,11 +205,10 @@ def ipm_lad(
         low = bool(ops.amin(gap / (1.0 + xp.abs(pobj)), 0) > low_gap) if low_gap else False
         solve = _batched_solver(ops, _normal_matrices(ops, Theta, K, full, r, K32 if low else None))
         pt = (Q, solve, Theta, rp, rd, ia, is_, z, w)
-        inv = (ia, is_, iz, iw)
 
-        # Predictor (affine scaling): targets -a z, -s w, so rho = rd + z - w, dz / z =
-        # -(1 + da / a), dw / w = -(1 - da / s); the step lengths need da / a and da / s only.
-        rho = rd + z - w
+        # Predictor (affine scaling): targets -a z, -s w, so rho = rd + z - w = -(b + Q y)
+        # (computed above), dz / z = -(1 + da / a), dw / w = -(1 - da / s): the step
+        # lengths need da / a and da / s only.
         dy = solve(rp + Q.T @ (Theta * rho))
         da = Theta * (Q @ dy - rho)
         ra, rs = da * ia, da * is_
@@ -216,15 +217,17 @@ def ipm_lad(
         tp = xp.minimum(ops.amin(ra, 0), -ops.amax(rs, 0))
         td = xp.minimum(-1.0 - ops.amax(ra, 0), ops.amin(rs, 0) - 1.0)
         ap, ad = ops.clamp(_max_step(ops, tp), hi=1.0), ops.clamp(_max_step(ops, td), hi=1.0)
-        mu_aff = ((a + ap * da) * (z + ad * dz) + (s - ap * da) * (w + ad * dw)).sum(0) / (2 * d)
+        pda = ap * da
+        mu_aff = ((a + pda) * (z + ad * dz) + (s - pda) * (w + ad * dw)).sum(0) / (2 * d)
         sigma = ops.clamp((mu_aff / ops.clamp(mu, lo=1e-300)) ** 3, 0.0, 1.0)
         # Corrector (centering + second-order term).
         sm = sigma * mu
         da2, dy2, dz2, dw2 = _direction(pt, sm - az - da * dz, sm - sw + da * dw)
-        ap, ad = _steps(ops, da2, dz2, dw2, *inv)
+        ap, ad = _steps(ops, da2, dz2, dw2, ia, is_, z, w)
         ap, ad = ops.clamp(eta * ap, hi=1.0), ops.clamp(eta * ad, hi=1.0)
-        a = a + ap * da2
-        s = s - ap * da2
+        pda = ap * da2
+        a = a + pda
+        s = s - pda
         y = y + ad * dy2
         z = z + ad * dz2
         w = w + ad * dw2
