@@ -44,6 +44,10 @@ CHECKPOINTS = (8, 16, 24, 32, 45, 60, 80, 100, 130, 160, 200, 250, 300, 400, 500
 #: a checkpoint costs about 20 ADMM iterations, and at iteration 8 near the threshold half
 #: of the columns are not at their vertex yet).
 SKIP_YIELD = 0.9
+#: Big batches whose first-checkpoint sample certifies less than this go to the IPM at once
+#: (colon layer: the sample yields 0.0 at eps 0.55-0.7, where the late checkpoint then
+#: certified 0-1%; 0.10 at eps 0.5, where it certified 30%).
+NONE_YIELD = 0.02
 #: Where the first checkpoint certifies little (big batches), ADMM runs on to this iteration
 #: and certifies once there (if a sample yields at least ``late_yield``) before the IPM.
 LATE_CHECK = 32
@@ -167,8 +171,8 @@ def solve_batched(
     the first checkpoint that certifies fewer than ``ipm_yield`` of the active columns and
     the rest go to the batched interior-point stage (big batches: judged on a sample at
     the first checkpoint; if it is low, ADMM runs on to `LATE_CHECK` and certifies there
-    once when a sample yields at least ``late_yield``; if it is below `SKIP_YIELD`, the
-    first full checkpoint is the next one) (`ipm.py`, relative gap ``ipm_tol``),
+    once when a sample yields at least ``late_yield``; below `NONE_YIELD` all go to the
+    IPM at once; below `SKIP_YIELD`, the first full checkpoint is the next one) (`ipm.py`, relative gap ``ipm_tol``),
     whose solutions get the same vertex finish and certificate (``ipm_backend``: "numpy",
     "torch" or "auto", see `_ipm_ops`). ``fallback=None`` reports uncertified columns as "failed" instead of calling HiGHS.
     """
@@ -226,6 +230,11 @@ def solve_batched(
             # for the next one; go on to that one instead.
             st = admm_iterate(ops, Q, QT, Bw, st, CHECKPOINTS[1] - done, threshold, alpha)
             done = cp = CHECKPOINTS[1]
+        if yp is not None and yp < NONE_YIELD:
+            # (Almost) nothing repairs: running ADMM on to LATE_CHECK would certify nothing.
+            if _DEBUG:
+                print(f"iter {cp}: probe yield {yp:.2f}, all {active.size} to the IPM", flush=True)
+            break
         if yp is not None and yp < ipm_yield:
             # Few certificates yet (near or past the repair threshold): ADMM reaches the
             # vertices of the columns that do repair by about iteration LATE_CHECK
