@@ -225,17 +225,12 @@ def solve_batched(
         done = cp
         yp = (probe_yield() if ipm and done == CHECKPOINTS[0] and active.size >= 4 * _PROBE
               else None)
-        if yp is not None and ipm_yield <= yp < SKIP_YIELD and CHECKPOINTS[1] <= max_iter:
-            # Many columns not at their vertex yet: a full checkpoint now would leave many
-            # for the next one; go on to that one instead.
-            st = admm_iterate(ops, Q, QT, Bw, st, CHECKPOINTS[1] - done, threshold, alpha)
-            done = cp = CHECKPOINTS[1]
         if yp is not None and yp < NONE_YIELD:
             # (Almost) nothing repairs: running ADMM on to LATE_CHECK would certify nothing.
             if _DEBUG:
                 print(f"iter {cp}: probe yield {yp:.2f}, all {active.size} to the IPM", flush=True)
             break
-        if yp is not None and yp < ipm_yield:
+        elif yp is not None and yp < ipm_yield:
             # Few certificates yet (near or past the repair threshold): ADMM reaches the
             # vertices of the columns that do repair by about iteration LATE_CHECK
             # (measured, colon eps 0.5); run on to there without checkpoints, certify those
@@ -248,6 +243,11 @@ def solve_batched(
                 if _DEBUG:
                     print(f"iter {cp}: probe yield low, all {active.size} to the IPM", flush=True)
                 break
+        elif yp is not None and yp < SKIP_YIELD and CHECKPOINTS[1] <= max_iter:
+            # Many columns not at their vertex yet: a full checkpoint now would leave many
+            # for the next one; go on to that one instead.
+            st = admm_iterate(ops, Q, QT, Bw, st, CHECKPOINTS[1] - done, threshold, alpha)
+            done = cp = CHECKPOINTS[1]
         cols = ops.index(active)
         b64 = ops.take_cols(B64, cols) if active.size < m else B64
         x, _ = exact_finish(ops, Q64, b64, ops.cast(st.x, "float64"), dup)
@@ -341,25 +341,24 @@ def _ipm_stage(ops, Qn, Bn, active, X, status, tau_np, cg_iters, rounds, tol, x0
     x = ops.to_numpy(x)
     bad = np.flatnonzero(~good)
     n_cross = bad.size
-    if bad.size:  # non-unique optimum: IPM sits inside the optimal face; purify to a vertex
-        from modelrepair.lad.crossover import purify
+    from modelrepair.lad.crossover import purify, simplex_polish
 
-        xb = np.stack([purify(Qn, b[:, j], res.x[:, j], 1e-7) for j in bad], axis=1)
+    rescues = (  # one column at a time, numpy; each result must pass the certificate
+        # non-unique optimum: the IPM sits inside the optimal face; purify to a vertex
+        lambda j: purify(Qn, b[:, j], res.x[:, j], 1e-7),
+        # two vertices within the IPM's tolerance of each other: simplex pivots
+        lambda j: simplex_polish(Qn, b[:, j], res.x[:, j], dup=dup),
+    )
+    for rescue in rescues:
+        if not bad.size:
+            break
+        xb = np.stack([rescue(j) for j in bad], axis=1)
         c2 = certify(np_ops, Qn, b[:, bad], xb, res.lam[:, bad], tau_np[active[bad]],
                      cg_iters=cg_iters, rounds=rounds, dup=dup)
         g2 = np.asarray(c2.certified, bool)
         x[:, bad[g2]] = xb[:, g2]
         good[bad[g2]] = True
         bad = bad[~g2]
-    if bad.size:  # two vertices within the IPM's tolerance of each other: simplex pivots
-        from modelrepair.lad.crossover import simplex_polish
-
-        xb = np.stack([simplex_polish(Qn, b[:, j], res.x[:, j], dup=dup) for j in bad], axis=1)
-        c3 = certify(np_ops, Qn, b[:, bad], xb, res.lam[:, bad], tau_np[active[bad]],
-                     cg_iters=cg_iters, rounds=rounds, dup=dup)
-        g3 = np.asarray(c3.certified, bool)
-        x[:, bad[g3]] = xb[:, g3]
-        good[bad[g3]] = True
     if _DEBUG:
         print(f"ipm: {active.size} columns, certified {good.sum()}, crossover {n_cross},"
               f" iterations {np.median(res.iterations) if active.size else 0}", flush=True)

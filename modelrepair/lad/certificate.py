@@ -90,8 +90,9 @@ def project_free(ops, Q, Ff, lam, iters: int, low=None):
     ``iters`` steps of batched conjugate gradients (Q_F^T Q_F = I - Q_N^T Q_N is well
     conditioned while the free set is most of the rows). With ``low = (Q32, Ff32)``
     (float32 copies): two refinement steps, each ``iters // 2`` float32 CG steps on the
-    float64 residual ``Q^T lam`` (the products, which dominate, at twice the speed; each
-    step gains ~6 digits, the float32 floor is ~7).
+    residual ``Q^T lam`` (float32 for the first, float64 for the second; the products,
+    which dominate, at twice the speed; each step gains ~6 digits, the float32 floor is
+    ~7); the corrections ``Q w`` in float64.
     """
     if low is None:
         return lam + Ff * (Q @ _cg(ops, Q, Ff, -(Q.T @ lam), iters))

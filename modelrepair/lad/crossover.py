@@ -90,10 +90,11 @@ def simplex_polish(Q: np.ndarray, b: np.ndarray, x: np.ndarray, max_pivots: int 
     """
     from scipy.linalg import lu_factor, lu_solve
 
+    from modelrepair.lad.batched_ops import make_ops
+    from modelrepair.lad.certificate import _one_per_group
+
     d, r = Q.shape
-    score = np.abs(b - Q @ x)
-    for g in dup:
-        score[g[g != g[np.argmin(score[g])]]] = np.inf
+    score = _one_per_group(make_ops("numpy"), np.abs(b - Q @ x)[:, None], dup)[:, 0]
     S = np.argsort(score, kind="stable")[:r]
     for _ in range(2 * r if max_pivots is None else max_pivots):
         try:
