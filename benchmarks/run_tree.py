@@ -1,6 +1,6 @@
 """Run a script with ``modelrepair`` imported from another source tree (A/B timings).
 
-    git archive f0fe256 | tar -x -C /tmp/old
+    mkdir -p /tmp/old && git archive f0fe256 | tar -x -C /tmp/old
     .venv/bin/python benchmarks/run_tree.py /tmp/old benchmarks/lad.py --cases colon --eps 0.5
 
 The editable install's import finder takes precedence over ``PYTHONPATH``, so setting
