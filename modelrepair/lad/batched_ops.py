@@ -92,6 +92,10 @@ class NumpyOps:
     def take_cols(self, X, cols):
         return X[:, cols]
 
+    def addcmul_(self, T, X, Y) -> None:
+        """``T += X * Y`` in place (X, Y broadcast to T)."""
+        T += X * Y
+
 
 class TorchOps:
     """torch implementation; ``device`` is "cpu" or "cuda" (or "cuda:N")."""
@@ -159,6 +163,10 @@ class TorchOps:
 
     def take_cols(self, X, cols):
         return X[:, cols]
+
+    def addcmul_(self, T, X, Y) -> None:
+        """``T += X * Y`` in place, one pass (X, Y broadcast to T)."""
+        T.addcmul_(X, Y)
 
 
 def make_ops(backend: str, device: str = "cpu"):

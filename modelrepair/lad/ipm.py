@@ -106,25 +106,6 @@ def _max_step(ops, t):
     return ops.xp.where(t < 0, -1.0 / ops.clamp(t, hi=-1e-30), 1e30 + 0.0 * t)
 
 
-def _steps(ops, da, dz, dw, ia, is_, z, w):
-    """(primal, dual) largest feasible step lengths per column (ia, is_ = 1/a, 1/s)."""
-    xp = ops.xp
-    tp = xp.minimum(ops.amin(da * ia, 0), -ops.amax(da * is_, 0))
-    td = xp.minimum(ops.amin(dz / z, 0), ops.amin(dw / w, 0))
-    return _max_step(ops, tp), _max_step(ops, td)
-
-
-def _direction(pt, rxz, rsw):
-    """Newton direction (da, dy, dz, dw) for complementarity targets rxz, rsw."""
-    Q, solve, Theta, rp, rd, a, s, z, w = pt  # a, s: 1/a, 1/s
-    rho = rd - rxz * a + rsw * s  # a, s passed as reciprocals
-    dy = solve(rp + Q.T @ (Theta * rho))
-    da = Theta * (Q @ dy - rho)
-    dz = (rxz - z * da) * a
-    dw = (rsw + w * da) * s
-    return da, dy, dz, dw
-
-
 def ipm_lad(
     Q: np.ndarray,
     B: np.ndarray,
@@ -165,17 +146,22 @@ def ipm_lad(
     z = ops.clamp(-res, lo=0.0) + delta
     w = ops.clamp(res, lo=0.0) + delta
     s = a + 0.0
+    bmax = ops.amax(xp.abs(b), 0)
     for it in range(max_iter):
         # Convergence test: relative duality gap (primal -b^T a, dual beta^T y - 1^T w).
+        az, sw = a * z, s * w
+        g_az, g_sw = az.sum(0), sw.sum(0)
+        gap = g_az + g_sw
         pobj = -(b * a).sum(0)
         dobj = (beta * y).sum(0) - w.sum(0)
-        az, sw = a * z, s * w
-        gap = az.sum(0) + sw.sum(0)
         rp = beta - Q.T @ a
-        rho = -(b + Q @ y)  # the predictor's rho, below
-        rd = rho - z + w
-        feas = (ops.amax(xp.abs(rp), 0) <= 1e-9 * (1 + beta_max)) & (
-            ops.amax(xp.abs(rd), 0) <= 1e-9 * (1 + ops.amax(xp.abs(b), 0)))
+        rho = Q @ y
+        rho += b
+        rho *= -1.0  # -(b + Q y): the predictor's rho, below
+        rd = rho - z
+        rd += w
+        rd_max = xp.maximum(ops.amax(rd, 0), -ops.amin(rd, 0))
+        feas = (ops.amax(xp.abs(rp), 0) <= 1e-9 * (1 + beta_max)) & (rd_max <= 1e-9 * (1 + bmax))
         rel = xp.abs(pobj - dobj) <= tol * (1.0 + xp.abs(pobj))
         done = np.asarray(ops.to_numpy(feas & rel & (gap <= tol * (1.0 + xp.abs(pobj)))), bool)
         if it == max_iter - 1:
@@ -192,43 +178,71 @@ def ipm_lad(
             if act.size == 0:
                 break
             a, y, z, w, s, b = a[:, keep], y[:, keep], z[:, keep], w[:, keep], s[:, keep], b[:, keep]
-            az, sw = az[:, keep], sw[:, keep]
-            rp, rd, gap, pobj = rp[:, keep], rd[:, keep], gap[keep], pobj[keep]
-            rho = rho[:, keep]
+            az, sw, rp, rd, rho = az[:, keep], sw[:, keep], rp[:, keep], rd[:, keep], rho[:, keep]
+            g_az, g_sw, gap, pobj, bmax = g_az[keep], g_sw[keep], gap[keep], pobj[keep], bmax[keep]
         mu = gap / (2 * d)
-        ia, is_ = 1.0 / a, 1.0 / s
-        Theta = 1.0 / (z * ia + w * is_)
-        if not bool(xp.all(xp.isfinite(Theta))):
+        ia, is_ = xp.reciprocal(a), xp.reciprocal(s)
+        Theta = z * ia
+        ops.addcmul_(Theta, w, is_)
+        xp.reciprocal(Theta, out=Theta)  # 1 / (z / a + w / s)
+        if not bool(xp.isfinite(Theta.sum())):
             Theta = xp.nan_to_num(Theta, nan=0.0, posinf=1e300)
         # float32 normal matrices while every column is far from optimal (a rough Newton
         # direction costs no iterations there; residuals stay float64).
         low = bool(ops.amin(gap / (1.0 + xp.abs(pobj)), 0) > low_gap) if low_gap else False
         solve = _batched_solver(ops, _normal_matrices(ops, Theta, K, full, r, K32 if low else None))
-        pt = (Q, solve, Theta, rp, rd, ia, is_, z, w)
-
+        # Elementwise work (most of an iteration on the CPU) runs in place where it can.
+        #
         # Predictor (affine scaling): targets -a z, -s w, so rho = rd + z - w = -(b + Q y)
-        # (computed above), dz / z = -(1 + da / a), dw / w = -(1 - da / s): the step
-        # lengths need da / a and da / s only.
+        # (above); with ra = da / a, rs = da / s: dz = -z (1 + ra), dw = w (rs - 1).
         dy = solve(rp + Q.T @ (Theta * rho))
-        da = Theta * (Q @ dy - rho)
+        da = Q @ dy
+        da -= rho
+        da *= Theta
         ra, rs = da * ia, da * is_
-        dz = -z * (1.0 + ra)
-        dw = w * (rs - 1.0)
         tp = xp.minimum(ops.amin(ra, 0), -ops.amax(rs, 0))
         td = xp.minimum(-1.0 - ops.amax(ra, 0), ops.amin(rs, 0) - 1.0)
         ap, ad = ops.clamp(_max_step(ops, tp), hi=1.0), ops.clamp(_max_step(ops, td), hi=1.0)
-        pda = ap * da
-        mu_aff = ((a + pda) * (z + ad * dz) + (s - pda) * (w + ad * dw)).sum(0) / (2 * d)
+        zda, wda = z * da, w * da
+        ra *= zda
+        ra += zda  # -da dz
+        rs *= wda
+        rs -= wda  # da dw
+        # mu_aff = sum((a + ap da)(z + ad dz) + (s - ap da)(w + ad dw)) / 2d, expanded in
+        # column sums (a dz = -(a z + z da), s dw = w da - s w).
+        mu_aff = ((1.0 - ad) * gap + (ap - ad) * (zda.sum(0) - wda.sum(0))
+                  - ap * ad * (ra.sum(0) + rs.sum(0))) / (2 * d)
         sigma = ops.clamp((mu_aff / ops.clamp(mu, lo=1e-300)) ** 3, 0.0, 1.0)
-        # Corrector (centering + second-order term).
         sm = sigma * mu
-        da2, dy2, dz2, dw2 = _direction(pt, sm - az - da * dz, sm - sw + da * dw)
-        ap, ad = _steps(ops, da2, dz2, dw2, ia, is_, z, w)
-        ap, ad = ops.clamp(eta * ap, hi=1.0), ops.clamp(eta * ad, hi=1.0)
-        pda = ap * da2
-        a = a + pda
-        s = s - pda
-        y = y + ad * dy2
-        z = z + ad * dz2
-        w = w + ad * dw2
+        # Corrector (centering + second-order term): targets rxz = sm - a z - da dz,
+        # rsw = sm - s w + da dw, kept divided by a and s (in ra, rs).
+        ra -= az
+        ra += sm
+        ra *= ia
+        rs -= sw
+        rs += sm
+        rs *= is_
+        rho = rd - ra
+        rho += rs
+        dy = solve(rp + Q.T @ (Theta * rho))
+        da = Q @ dy
+        da -= rho
+        da *= Theta
+        pa, ps = da * ia, da * is_
+        tp = xp.minimum(ops.amin(pa, 0), -ops.amax(ps, 0))
+        pa *= z
+        ra -= pa  # dz = (rxz - z da) / a
+        ps *= w
+        rs += ps  # dw = (rsw + w da) / s
+        xp.divide(ra, z, out=pa)
+        xp.divide(rs, w, out=ps)
+        td = xp.minimum(ops.amin(pa, 0), ops.amin(ps, 0))
+        ap = ops.clamp(eta * _max_step(ops, tp), hi=1.0)
+        ad = ops.clamp(eta * _max_step(ops, td), hi=1.0)
+        da *= ap
+        a += da
+        s -= da
+        y = y + ad * dy
+        ops.addcmul_(z, ad, ra)
+        ops.addcmul_(w, ad, rs)
     return IpmResult(x_out, lam_out, conv, its)
