@@ -73,6 +73,20 @@ def _symmetric_from_vech(ops, flat, full, r: int, cpu_take: bool = True):
     return flat[:, ops.index(full)].reshape(-1, r, r)
 
 
+def _normal_solver(ops, Theta, K, full, r: int, K32=None):
+    """``solve(rhs (r x m)) -> (r x m)`` for the normal matrices of `_normal_matrices`,
+    built and factored in column chunks (`certificate.column_chunks`: on the CPU, stacks
+    over 32 MB are page-faulted afresh on every allocation)."""
+    from modelrepair.lad.certificate import column_chunks
+
+    chunks = column_chunks(ops, Theta.shape[1], 8 * r * r)
+    if len(chunks) == 1:
+        return _batched_solver(ops, _normal_matrices(ops, Theta, K, full, r, K32))
+    parts = [(c, _batched_solver(ops, _normal_matrices(ops, Theta[:, c], K, full, r, K32)))
+             for c in chunks]
+    return lambda rhs: ops.xp.concatenate([solve(rhs[:, c]) for c, solve in parts], axis=1)
+
+
 def _batched_solver(ops, M):
     """``solve(rhs (r x m)) -> (r x m)`` with M[j] v_j = rhs[:, j].
 
@@ -200,7 +214,7 @@ def ipm_lad(
         # float32 normal matrices while every column is far from optimal (a rough Newton
         # direction costs no iterations there; residuals stay float64).
         low = bool(ops.amin(gap / (1.0 + xp.abs(pobj)), 0) > low_gap) if low_gap else False
-        solve = _batched_solver(ops, _normal_matrices(ops, Theta, K, full, r, K32 if low else None))
+        solve = _normal_solver(ops, Theta, K, full, r, K32 if low else None)
         # Elementwise work (most of an iteration on the CPU) runs in place where it can.
         #
         # Predictor (affine scaling): targets -a z, -s w, so rho = rd + z - w = -(b + Q y)

@@ -265,6 +265,39 @@ def test_batched_square_solves_plain_and_transposed(backend):
             np.testing.assert_allclose(x[:, j], np.linalg.solve(Mj, rhs[:, j]), rtol=1e-10)
 
 
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_square_systems_in_column_chunks_equal_one_batch(backend, monkeypatch):
+    """`solve_rows` and the IPM's normal-matrix solver work in column chunks on the CPU
+    (`CHUNK_BYTES`); with chunks of 3 columns the results equal one batch (a singular
+    system, from a zero row, stays flagged in its chunk)."""
+    from modelrepair.lad import certificate
+    from modelrepair.lad.batched_ops import make_ops
+    from modelrepair.lad.ipm import ipm_lad
+
+    if backend == "torch":
+        pytest.importorskip("torch")
+    ops = make_ops(backend)
+    rng = np.random.default_rng(8)
+    Q = np.vstack([np.linalg.qr(rng.standard_normal((30, 4)))[0], np.zeros((1, 4))])
+    idx = np.stack([rng.choice(30, 4, replace=False) for _ in range(10)], axis=1)
+    idx[1, 6] = 30  # a zero row: singular
+    rhs = rng.standard_normal((4, 10))
+    B = Q @ rng.standard_normal((4, 10)) + (rng.random((31, 10)) < 0.4) * 3.0
+    Qo, io, ro = ops.asarray(Q), ops.index(idx), ops.asarray(rhs)
+    whole = [certificate.solve_rows(ops, Qo, io, ro, transpose=t) for t in (False, True)]
+    ipm_whole = ipm_lad(Q, B, ops=ops)
+    monkeypatch.setattr(certificate, "CHUNK_BYTES", 3 * 8 * 4 * 4)
+    assert len(certificate.column_chunks(ops, 10, 8 * 4 * 4)) == 4
+    for t, (x0, ok0) in zip((False, True), whole, strict=True):
+        x, ok = certificate.solve_rows(ops, Qo, io, ro, transpose=t)
+        ok, ok0 = np.asarray(ops.to_numpy(ok), bool), np.asarray(ops.to_numpy(ok0), bool)
+        assert ok.tolist() == ok0.tolist() and not ok[6] and ok.sum() == 9
+        np.testing.assert_allclose(ops.to_numpy(x)[:, ok], ops.to_numpy(x0)[:, ok0], rtol=1e-12)
+    ipm_chunked = ipm_lad(Q, B, ops=ops)
+    np.testing.assert_allclose(ipm_chunked.x, ipm_whole.x, atol=1e-12)
+    assert ipm_chunked.iterations.tolist() == ipm_whole.iterations.tolist()
+
+
 def test_normal_matrices_match_explicit_products_on_every_path():
     """Q^T diag(theta_j) Q from one Theta^T K product and a gather of the upper triangle:
     numpy, torch through numpy's take, and torch's own gather (the CUDA path) agree with
