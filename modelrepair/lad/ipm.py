@@ -120,6 +120,18 @@ def _batched_solver(ops, M):
     return solve
 
 
+def _newton(ops, Q, solve, Theta, rp, rho, ia, is_):
+    """One Newton direction for the right-hand side rho: (dy, da, da / a, da / s, tp) with
+    ``dy = M^-1 (rp + Q^T (Theta rho))``, ``da = Theta (Q dy - rho)`` and tp the primal
+    ratio test's ``min(da / a, -da / s)`` per column (ia, is_ = 1/a, 1/s)."""
+    dy = solve(rp + Q.T @ (Theta * rho))
+    da = Q @ dy
+    da -= rho
+    da *= Theta
+    ra, rs = da * ia, da * is_
+    return dy, da, ra, rs, ops.xp.minimum(ops.amin(ra, 0), -ops.amax(rs, 0))
+
+
 def _max_step(ops, t):
     """Largest alpha <= 1e30 per column with 1 + alpha t >= 0 (t = dv / v, v > 0), given
     ``t.min(0)``."""
@@ -219,12 +231,7 @@ def ipm_lad(
         #
         # Predictor (affine scaling): targets -a z, -s w, so rho = rd + z - w = -(b + Q y)
         # (above); with ra = da / a, rs = da / s: dz = -z (1 + ra), dw = w (rs - 1).
-        dy = solve(rp + Q.T @ (Theta * rho))
-        da = Q @ dy
-        da -= rho
-        da *= Theta
-        ra, rs = da * ia, da * is_
-        tp = xp.minimum(ops.amin(ra, 0), -ops.amax(rs, 0))
+        dy, da, ra, rs, tp = _newton(ops, Q, solve, Theta, rp, rho, ia, is_)
         td = xp.minimum(-1.0 - ops.amax(ra, 0), ops.amin(rs, 0) - 1.0)
         ap, ad = ops.clamp(_max_step(ops, tp), hi=1.0), ops.clamp(_max_step(ops, td), hi=1.0)
         zda, wda = z * da, w * da
@@ -248,12 +255,7 @@ def ipm_lad(
         rs *= is_
         rho = rd - ra
         rho += rs
-        dy = solve(rp + Q.T @ (Theta * rho))
-        da = Q @ dy
-        da -= rho
-        da *= Theta
-        pa, ps = da * ia, da * is_
-        tp = xp.minimum(ops.amin(pa, 0), -ops.amax(ps, 0))
+        dy, da, pa, ps, tp = _newton(ops, Q, solve, Theta, rp, rho, ia, is_)
         pa *= z
         ra -= pa  # dz = (rxz - z da) / a
         ps *= w
