@@ -186,8 +186,7 @@ def ipm_lad(
     for it in range(max_iter):
         # Convergence test: relative duality gap (primal -b^T a, dual beta^T y - 1^T w).
         az, sw = a * z, s * w
-        g_az, g_sw = az.sum(0), sw.sum(0)
-        gap = g_az + g_sw
+        gap = az.sum(0) + sw.sum(0)
         pobj = -(b * a).sum(0)
         dobj = (beta * y).sum(0) - w.sum(0)
         rp = beta - Q.T @ a
@@ -215,7 +214,7 @@ def ipm_lad(
                 break
             a, y, z, w, s, b = a[:, keep], y[:, keep], z[:, keep], w[:, keep], s[:, keep], b[:, keep]
             az, sw, rp, rd, rho = az[:, keep], sw[:, keep], rp[:, keep], rd[:, keep], rho[:, keep]
-            g_az, g_sw, gap, pobj, bmax = g_az[keep], g_sw[keep], gap[keep], pobj[keep], bmax[keep]
+            gap, pobj, bmax = gap[keep], pobj[keep], bmax[keep]
         mu = gap / (2 * d)
         ia, is_ = xp.reciprocal(a), xp.reciprocal(s)
         Theta = z * ia
