@@ -533,9 +533,10 @@ def test_middling_first_sample_skips_to_the_next_checkpoint(capsys, monkeypatch)
     assert f"iter 8: active {B.shape[1]}," in capsys.readouterr().out
 
 
-def test_nothing_repairs_goes_to_the_ipm_at_the_first_sample(capsys, monkeypatch):
-    """Big batch far past the threshold: the first sample certifies nothing, so no ADMM
-    run-on to LATE_CHECK; the IPM solves all, objectives equal HiGHS'."""
+def test_nothing_repairs_runs_admm_on_then_ipm_without_a_checkpoint(capsys, monkeypatch):
+    """Big batch far past the threshold: the first sample certifies nothing; ADMM runs on to
+    LATE_CHECK (the IPM's start from there pays for it), whose sample certifies nothing
+    either, so no full checkpoint: the IPM solves all, objectives equal HiGHS'."""
     import modelrepair.lad.batched as batched
 
     monkeypatch.setattr(batched, "_DEBUG", True)
@@ -543,8 +544,8 @@ def test_nothing_repairs_goes_to_the_ipm_at_the_first_sample(capsys, monkeypatch
     A, B, _ = repair_problem(rng, 100, 10, 4 * batched._PROBE, 0.9)
     sol = solve_lad(A, B, solver="batched", fallback=None)
     out = capsys.readouterr().out
-    assert f"iter 8: probe yield 0.00, all {B.shape[1]} to the IPM" in out, out
-    assert f"iter {batched.LATE_CHECK}:" not in out
+    assert f"iter {batched.LATE_CHECK}: probe yield low, all {B.shape[1]} to the IPM" in out, out
+    assert "iter 8:" not in out and "iter 16:" not in out and "certified 0" not in out
     assert np.all(sol.status == "certified")
     np.testing.assert_allclose(sol.objective, lp_objective(A, B).objective, rtol=1e-9)
 
