@@ -10,16 +10,26 @@
 # Prints (and writes to $OUT): the CUDA tests of tests/modelrepair/test_lad_batched.py
 # (objectives equal to HiGHS' on the device) and the colon-layer benchmark with the CUDA
 # solver as "ours" and the CPU solver of the same run side by side (R is not there: take
-# the R quantreg ratios from a CPU run, benchmarks/README.md).
+# the R quantreg ratios from a CPU run, benchmarks/README.md). Exits non-zero when the
+# tests or the benchmark fail.
 set -uo pipefail
 OUT=${OUT:-/tmp/gpu_check}
 mkdir -p "$OUT"
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 nvidia-smi -L 2>&1 | head -n 2
-python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
+python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(),
+      'allow_tf32', torch.backends.cuda.matmul.allow_tf32)"
+# TF32 overrides (NGC images) force TF32 on every float32 product: the float32 ADMM and CG
+# then certify a little later (emulated on the CPU: still all certified), timings shift.
+echo "TORCH_ALLOW_TF32_CUBLAS_OVERRIDE=${TORCH_ALLOW_TF32_CUBLAS_OVERRIDE:-unset}" \
+     "NVIDIA_TF32_OVERRIDE=${NVIDIA_TF32_OVERRIDE:-unset}"
 python3 -m pytest -q -p no:cacheprovider -k "cuda or torch" \
     tests/modelrepair/test_lad_batched.py 2>&1 | tee "$OUT/gpu_tests.log" | tail -n 15
+tests_rc=${PIPESTATUS[0]}
 X=.gpudata/colon_alon1999_X.csv
 [ -f "$X" ] || echo "note: $X missing: the colon case runs on a Gaussian design (colon-synthetic)"
 python3 benchmarks/lad.py --cases colon --eps 0.1 0.3 0.5 --solvers batched \
     --ours batched-cuda --repeat 5 --colon-x "$X" 2>&1 | tee "$OUT/gpu_bench.md"
+bench_rc=${PIPESTATUS[0]}
+echo "gpu_check: tests exit $tests_rc, benchmark exit $bench_rc"
+exit $(( tests_rc != 0 ? tests_rc : bench_rc ))

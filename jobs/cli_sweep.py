@@ -139,13 +139,18 @@ def _backend(manifest, args: argparse.Namespace, config=None):
 def _execute(sweep_dir: Path, manifest, args: argparse.Namespace, force: bool, backend) -> tuple[int, bool]:
     """Run what is not done with ``backend``; returns (exit code, whether every shard is now done)."""
     from jobs.driver import execute
-    from jobs.status import sweep_status
+    from jobs.status import STATES, sweep_status
 
     st = sweep_status(sweep_dir, manifest, {backend.name: backend}, with_logs=False)
     todo = st.to_resume(force=force)
     running = st.ids("running")
     n = len(manifest.shards)
     follow = getattr(args, "aggregate", False) or getattr(args, "default", False)
+    from jobs.shard_io import partial_path, shard_path
+
+    for sid in st.ids(*(s for s in STATES if s != "running")):  # temp files of killed writers
+        for leftover in shard_path(sweep_dir, sid).parent.glob(f"{sid}.nc.tmp-*"):
+            leftover.unlink(missing_ok=True)
     if not todo:
         if running:
             print(f"nothing submitted: {len(running)} shard(s) still running, {n - len(running)} done ({sweep_dir})")
@@ -156,11 +161,7 @@ def _execute(sweep_dir: Path, manifest, args: argparse.Namespace, force: bool, b
         return 0, True
     if running:
         print(f"{len(running)} shard(s) still running are left alone")
-    from jobs.shard_io import partial_path, shard_path
-
     for sid in todo:
-        for leftover in shard_path(sweep_dir, sid).parent.glob(f"{sid}.nc.tmp-*"):  # from killed writers
-            leftover.unlink(missing_ok=True)
         if force:  # the runner skips shards whose file is done: remove them first
             shard_path(sweep_dir, sid).unlink(missing_ok=True)
             partial_path(sweep_dir, sid).unlink(missing_ok=True)

@@ -214,8 +214,8 @@ def solve_batched(
         ip = ops.index(pi)
         bp = ops.take_cols(B64, ops.index(active[pi]))
         xp_, _ = exact_finish(ops, Q64, bp, ops.cast(ops.take_cols(st.x, ip), "float64"), dup)
-        lp = ops.cast(dual_estimate(st, threshold), "float64")
-        cp_ = certify(ops, Q64, bp, xp_, ops.take_cols(lp, ip), tau[ops.index(active[pi])],
+        lp = ops.cast(ops.take_cols(dual_estimate(st, threshold), ip), "float64")
+        cp_ = certify(ops, Q64, bp, xp_, lp, tau[ops.index(active[pi])],
                       cg_iters=cg_iters, rounds=rounds, min_free=2 * r, dup=dup)
         return float(np.asarray(ops.to_numpy(cp_.certified), bool).mean())
 

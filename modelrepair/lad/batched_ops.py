@@ -114,6 +114,8 @@ class TorchOps:
         return {"float64": self.xp.float64, "float32": self.xp.float32}[str(dtype)]
 
     def asarray(self, x, dtype: str = "float64"):
+        if isinstance(x, self.xp.Tensor):  # already a tensor (maybe on the device): no host copy
+            return x.to(self.device, self._dtype(dtype)).contiguous()
         return self.xp.as_tensor(np.asarray(x), dtype=self._dtype(dtype), device=self.device).contiguous()
 
     def to_numpy(self, x) -> np.ndarray:

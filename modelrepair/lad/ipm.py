@@ -100,6 +100,8 @@ def _batched_solver(ops, M):
     if ops.name == "torch":
         L, info = xp.linalg.cholesky_ex(M)
         if bool((info != 0).any()):
+            # If this fails too (CUDA returns NaN factors, the CPU partial ones) the
+            # column never converges and goes on to the HiGHS fallback: no wrong answer.
             L, _ = xp.linalg.cholesky_ex(M + (1e-12 * tr)[:, None, None] * eye)
 
         def solve_t(rhs):

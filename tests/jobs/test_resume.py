@@ -70,6 +70,9 @@ def test_sigkill_then_resume_runs_only_unfinished_shards(tmp_path: Path, capsys)
     (shards / f"{garbage_id}.nc").write_bytes(b"not a netCDF file at all")
     leftover = shards / f"{garbage_id}.nc.tmp-999999"  # what a writer killed mid-write leaves
     leftover.write_bytes(b"half a file")
+    # a killed writer's temp file beside a shard finished later (by another job): removed too
+    done_leftover = shards / f"{done_before[-1]}.nc.tmp-999998"
+    done_leftover.write_bytes(b"half a file")
     st = sweep_status(sweep)
     assert {done_before[0], garbage_id} <= set(st.ids("stale"))
     report = format_status(st)
@@ -86,7 +89,7 @@ def test_sigkill_then_resume_runs_only_unfinished_shards(tmp_path: Path, capsys)
     assert {j.shard_id for j in new_jobs} == expected_rerun and len(new_jobs) == len(expected_rerun)
     assert all((shards / f"{sid}.nc").stat().st_mtime_ns == t for sid, t in keep.items())
     assert sweep_status(sweep).all_done
-    assert not leftover.exists()
+    assert not leftover.exists() and not done_leftover.exists()
     assert_same_results(_merged(sweep), _merged(tmp_path / "ref"))
 
     # running again: nothing to do, nothing submitted

@@ -161,6 +161,21 @@ def test_torch_cpu_agrees_with_numpy():
     np.testing.assert_allclose(t.U, a.U, atol=1e-10)
 
 
+def test_torch_ops_asarray_takes_numpy_and_tensors():
+    """``asarray`` moves numpy arrays and tensors alike to the ops' device and dtype (a
+    tensor is not routed through numpy, which a CUDA tensor would refuse)."""
+    torch = pytest.importorskip("torch")
+    from modelrepair.lad.batched_ops import make_ops
+
+    ops = make_ops("torch", "cpu")
+    x = np.arange(6.0).reshape(2, 3)
+    for given in (x, torch.tensor(x, dtype=torch.float32), torch.tensor(x).T.contiguous().T):
+        got = ops.asarray(given)
+        assert got.dtype == torch.float64 and got.device.type == "cpu" and got.is_contiguous()
+        np.testing.assert_array_equal(ops.to_numpy(got), x)
+    assert ops.asarray(x, "float32").dtype == torch.float32
+
+
 def test_cuda_unavailable_is_clear_error():
     torch = pytest.importorskip("torch")
     if torch.cuda.is_available():
