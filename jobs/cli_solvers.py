@@ -18,7 +18,8 @@ class SolverInfo:
 #: User-facing descriptions of the built-in backends (others fall back to their docstring).
 SOLVERS: dict[str, SolverInfo] = {
     "batched": SolverInfo("ADMM on all columns at once (CPU or GPU), exact vertex finish and LP-dual "
-                          "certificate; HiGHS for columns left uncertified", ("certified", "exact_lp", "failed")),
+                          "certificate; a batched interior-point stage where ADMM certifies little; "
+                          "HiGHS for columns left uncertified", ("certified", "exact_lp", "failed")),
     "highs": SolverInfo("one exact HiGHS linear program per column", ("exact_lp", "failed")),
     "cvxpy": SolverInfo("one cvxpy problem (default conic solver) re-solved per column", ("exact_lp", "failed")),
     "quantreg": SolverInfo("R quantreg rq.fit (the thesis' solver), one fit per column", ("exact_lp", "failed")),
