@@ -138,18 +138,19 @@ def _backend(manifest, args: argparse.Namespace, config=None):
 
 def _execute(sweep_dir: Path, manifest, args: argparse.Namespace, force: bool, backend) -> tuple[int, bool]:
     """Run what is not done with ``backend``; returns (exit code, whether every shard is now done)."""
+    from aggregate.schema import SHARDS_DIRNAME, TMP_MARKER
     from jobs.driver import execute
-    from jobs.status import STATES, sweep_status
+    from jobs.shard_io import partial_path, shard_path
+    from jobs.status import sweep_status
 
     st = sweep_status(sweep_dir, manifest, {backend.name: backend}, with_logs=False)
     todo = st.to_resume(force=force)
     running = st.ids("running")
     n = len(manifest.shards)
     follow = getattr(args, "aggregate", False) or getattr(args, "default", False)
-    from jobs.shard_io import partial_path, shard_path
-
-    for sid in st.ids(*(s for s in STATES if s != "running")):  # temp files of killed writers
-        for leftover in shard_path(sweep_dir, sid).parent.glob(f"{sid}.nc.tmp-*"):
+    busy = set(running)  # temp files of killed writers: every shard's but those still running
+    for leftover in (sweep_dir / SHARDS_DIRNAME).glob(f"*{TMP_MARKER}*"):
+        if leftover.name.split(TMP_MARKER)[0] not in busy:
             leftover.unlink(missing_ok=True)
     if not todo:
         if running:
