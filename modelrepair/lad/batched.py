@@ -33,6 +33,7 @@ from modelrepair.lad import LadSolution, register_solver
 from modelrepair.lad.admm import admm_init, admm_iterate, dual_estimate
 from modelrepair.lad.batched_ops import make_ops
 from modelrepair.lad.certificate import certify, duplicate_rows, exact_finish
+from modelrepair.lad.ipm import LS_DELTA
 
 #: ADMM iteration counts at which the exact finish + certificate is attempted.
 _DEBUG = bool(os.environ.get("MODELREPAIR_LAD_DEBUG"))
@@ -284,7 +285,7 @@ def solve_batched(
         warm = x0.shape[1] == active.size
         x_last = _ipm_stage(ops, Qn, Bn, active, X, status, tau_np, cg_iters, rounds, ipm_tol,
                             x0 if warm else None, dup_np, ipm_backend,
-                            ipm_start_delta(done) if warm else 0.3)
+                            ipm_start_delta(done) if warm else LS_DELTA)
         active = active[status[active] != "certified"]
     U_cert = status == "certified"
     U[:, U_cert] = (T @ X[:, U_cert]) * scale[U_cert]
@@ -327,7 +328,7 @@ def _ipm_ops(ops, ipm_backend: str, cols: int):
 
 
 def _ipm_stage(ops, Qn, Bn, active, X, status, tau_np, cg_iters, rounds, tol, x0=None, dup=(),
-               ipm_backend="auto", delta=0.3):
+               ipm_backend="auto", delta=LS_DELTA):
     """IPM on the columns ``active`` (float64, backend from `_ipm_ops`), then vertex
     finish + certificate (the solver's backend; crossover in numpy).
 

@@ -29,6 +29,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+#: The start's slack offset (``delta``) from a least-squares x (see the module doc).
+LS_DELTA = 0.3
+
 
 @dataclass
 class IpmResult:
@@ -149,7 +152,7 @@ def ipm_lad(
     eta: float = 0.99995,
     ops=None,
     low_gap: float = 1e-4,
-    delta: float = 0.3,
+    delta: float = LS_DELTA,
 ) -> IpmResult:
     """Batched Frisch-Newton LAD on all columns of B (d x m); see module doc (``delta``:
     the start's slack offset in units of mean|residual|, smaller the closer x0 is to
